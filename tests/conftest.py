@@ -7,7 +7,6 @@ against the local test bed started by `tools/testbed/testbed up`.
 
 import os
 import shlex
-import subprocess
 import sys
 import uuid
 
@@ -121,10 +120,3 @@ def prometheus_url(cluster):
         pytest.skip("no Prometheus for this cluster (set PROMETHEUS_URL)")
     return cluster["prometheus_url"]
 
-
-def kubectl(*args, input=None, check=True):
-    """kubectl against the cluster under test (the `cluster` fixture sets KUBECONFIG and PATH)."""
-    proc = subprocess.run(["kubectl"] + list(args), input=input, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError("kubectl %s failed: %s" % (" ".join(args), proc.stderr))
-    return proc
