@@ -22,7 +22,7 @@ def installed(tmp_path_factory):
     assert tarball.exists()
     dest = tmp_path_factory.mktemp("collections")
     # --no-deps: kubernetes.core comes from the test environment, Galaxy is not reachable here.
-    subprocess.run(["ansible-galaxy", "collection", "install", "--no-deps", "-p", str(dest), str(tarball)],
+    subprocess.run(["ansible-galaxy", "collection", "install", "--no-deps", "--force", "-p", str(dest), str(tarball)],
                    check=True, capture_output=True, text=True)
     return {"tarball": tarball, "path": dest}
 
@@ -42,12 +42,13 @@ def test_tarball_ships_the_collection_and_leaves_tooling_out(installed):
 
 def test_installed_collection_lists_every_module(installed):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed["path"]))
-    proc = subprocess.run(["ansible-doc", "-l", "rollouts.istio", "-j"], capture_output=True, text=True, env=env,
-                          check=True)
+    proc = subprocess.run(["ansible-doc", "-l", "rollouts.istio", "-j"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
     listed = set(json.loads(proc.stdout))
     shipped = {"rollouts.istio." + f[:-3] for f in os.listdir(os.path.join(REPO, "plugins", "modules"))
                if f.endswith(".py") and not f.startswith("_")}
     assert listed == shipped
     for name in sorted(shipped):
-        doc = subprocess.run(["ansible-doc", "-j", name], capture_output=True, text=True, env=env, check=True)
+        doc = subprocess.run(["ansible-doc", "-j", name], capture_output=True, text=True, env=env)
+        assert doc.returncode == 0, doc.stderr
         assert json.loads(doc.stdout)[name]["doc"]["short_description"]
