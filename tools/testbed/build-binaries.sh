@@ -32,12 +32,21 @@ run_logged() {
   fi
 }
 
+# The path of k8s.io/kubernetes' go.mod at KUBE_VERSION, or a clear error naming the version.
+kube_gomod() {
+  local out gomod
+  out=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" 2>&1) || true
+  gomod=$(printf '%s\n' "$out" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  if [ ! -f "$gomod" ]; then
+    die "cannot fetch k8s.io/kubernetes@$KUBE_VERSION (KUBE_VERSION) from the Go module proxy: $(printf '%s\n' "$out" | sed -n 's/.*"Error": "\(.*\)".*/\1/p' | head -n1)"
+  fi
+  echo "$gomod"
+}
+
 # Kubernetes' own go.mod maps every staging module to ./staging; a module that
 # depends on k8s.io/kubernetes must map each to the matching v0.X.Y release.
 kube_staging_replaces() {
-  local gomod minor
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-  [ -f "$gomod" ] || die "cannot fetch k8s.io/kubernetes@$KUBE_VERSION from the Go module proxy"
+  local gomod=$1 minor
   minor="v0.${KUBE_VERSION#v1.}"
   sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod" | sort -u |
     while read -r m; do echo "replace $m => $m $minor"; done
@@ -45,7 +54,7 @@ kube_staging_replaces() {
 
 kube_etcd_version() {
   local gomod
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  gomod=$(kube_gomod) || exit 1
   awk '$1 ~ /^go.etcd.io\/etcd\/(client|api)\/v3$/ {print $2; exit}' "$gomod"
 }
 
@@ -53,6 +62,7 @@ build_kubernetes() {
   local out="$cache/bin/kubernetes-$KUBE_VERSION" src="$cache/src/kubernetes-$KUBE_VERSION"
   local log="$cache/logs/kubernetes-$KUBE_VERSION.log"
   if [ ! -f "$out/.done" ]; then
+    local gomod; gomod=$(kube_gomod) || exit 1
     echo "testbed build: kubernetes $KUBE_VERSION (cold: about 5 minutes on 2 cores; log: $log)" >&2
     : >"$log"
     rm -rf "$src" && mkdir -p "$src" "$out"
@@ -63,7 +73,7 @@ build_kubernetes() {
       echo "module testbed/kubernetes"
       echo "go 1.24"
       echo "require k8s.io/kubernetes $KUBE_VERSION"
-      kube_staging_replaces
+      kube_staging_replaces "$gomod"
     } >"$src/go.mod"
     # Without these the servers report v0.0.0 and clients refuse or misbehave.
     local ld="-s -w" p
@@ -80,7 +90,7 @@ build_kubernetes() {
 }
 
 build_etcd() {
-  local version; version=$(kube_etcd_version)
+  local version; version=$(kube_etcd_version) || exit 1
   [ -n "$version" ] || die "cannot find the etcd version in k8s.io/kubernetes@$KUBE_VERSION's go.mod"
   local out="$cache/bin/etcd-$version" src="$cache/src/etcd-$version" log="$cache/logs/etcd-$version.log"
   if [ ! -f "$out/.done" ]; then
