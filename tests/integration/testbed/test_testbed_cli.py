@@ -40,6 +40,8 @@ def processes_under(path):
 def test_up_twice_then_down_leaves_nothing_running(private_testbed):
     testbed, env = private_testbed
     state = env["ROLLOUTS_TESTBED_STATE"]
+    # The user's (here: the suite's) kubeconfig must come out of up and down untouched.
+    users_kubeconfig = open(env["KUBECONFIG"]).read()
     first = testbed("up", "--no-istio")
     assert first.returncode == 0, first.stderr
     assert processes_under(state), "up started no process"
@@ -50,6 +52,7 @@ def test_up_twice_then_down_leaves_nothing_running(private_testbed):
     assert down.returncode == 0, down.stderr
     assert processes_under(state) == []
     assert testbed("env").returncode != 0  # nothing left to point at
+    assert open(env["KUBECONFIG"]).read() == users_kubeconfig
 
 
 def test_a_taken_prometheus_port_is_named_and_nothing_starts(private_testbed):
