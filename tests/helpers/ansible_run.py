@@ -65,7 +65,7 @@ def run_play(tasks, check=False, diff=False, extra_vars=None, env=None, module_d
             cmd += ["-e", json.dumps(extra_vars)]
         run_env = dict(os.environ)
         run_env.update({
-            "ANSIBLE_STDOUT_CALLBACK": "json",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
             "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
