@@ -48,7 +48,7 @@ def _testbed_env():
     env = {}
     for line in open(path):
         if line.startswith("export "):
-            key, _, value = line[len("export "):].strip().partition("=")
+            key, dummy, value = line[len("export "):].strip().partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
 
@@ -119,4 +119,3 @@ def prometheus_url(cluster):
     if not cluster["prometheus_url"]:
         pytest.skip("no Prometheus for this cluster (set PROMETHEUS_URL)")
     return cluster["prometheus_url"]
-

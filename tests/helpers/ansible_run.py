@@ -73,7 +73,7 @@ def run_play(tasks, check=False, diff=False, extra_vars=None, env=None, module_d
             "ANSIBLE_NOCOLOR": "1",
         })
         run_env.update(env or {})
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=tmp)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=tmp, check=False)
     try:
         data = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:

@@ -42,13 +42,14 @@ def test_tarball_ships_the_collection_and_leaves_tooling_out(installed):
 
 def test_installed_collection_lists_every_module(installed):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed["path"]))
-    proc = subprocess.run(["ansible-doc", "-l", "rollouts.istio", "-j"], capture_output=True, text=True, env=env)
+    proc = subprocess.run(["ansible-doc", "-l", "rollouts.istio", "-j"], capture_output=True, text=True, env=env,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     listed = set(json.loads(proc.stdout))
     shipped = {"rollouts.istio." + f[:-3] for f in os.listdir(os.path.join(REPO, "plugins", "modules"))
                if f.endswith(".py") and not f.startswith("_")}
     assert listed == shipped
     for name in sorted(shipped):
-        doc = subprocess.run(["ansible-doc", "-j", name], capture_output=True, text=True, env=env)
+        doc = subprocess.run(["ansible-doc", "-j", name], capture_output=True, text=True, env=env, check=False)
         assert doc.returncode == 0, doc.stderr
         assert json.loads(doc.stdout)[name]["doc"]["short_description"]

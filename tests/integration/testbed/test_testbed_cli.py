@@ -26,14 +26,15 @@ def private_testbed(cluster, tmp_path):
                ROLLOUTS_TESTBED_PROMETHEUS_PORT=str(free_port()))
 
     def testbed(*args):
-        return subprocess.run([TESTBED] + list(args), env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.run([TESTBED] + list(args), env=env, capture_output=True, text=True, timeout=600,
+                              check=False)
 
     yield testbed, env
     testbed("down", "--force")
 
 
 def processes_under(path):
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()[1:]
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout.splitlines()[1:]
     return [line for line in out if os.path.join(path, "") in line and "testbed" not in line]
 
 
