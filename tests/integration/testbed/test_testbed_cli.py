@@ -43,8 +43,14 @@ def test_up_twice_then_down_leaves_nothing_running(private_testbed):
     state = env["ROLLOUTS_TESTBED_STATE"]
     # The user's (here: the suite's) kubeconfig must come out of up and down untouched.
     users_kubeconfig = open(env["KUBECONFIG"]).read()
+    # A hold left behind by a machine that stopped must not keep a fresh test bed from stopping.
+    os.makedirs(state)
+    with open(os.path.join(state, "hold"), "w") as fh:
+        fh.write("left over")
+    assert testbed("running").returncode == 1
     first = testbed("up", "--no-istio")
     assert first.returncode == 0, first.stderr
+    assert testbed("running").returncode == 0
     assert processes_under(state), "up started no process"
     second = testbed("up", "--no-istio")
     assert second.returncode == 0, second.stderr
