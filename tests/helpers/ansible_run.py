@@ -8,6 +8,7 @@ Ansible loads it.
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import yaml
@@ -68,7 +69,8 @@ def run_play(tasks, check=False, diff=False, extra_vars=None, env=None, module_d
             "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "ANSIBLE_PYTHON_INTERPRETER": "auto_silent",
+            # The modules run with this Python: the one that has the kubernetes library.
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
             "ANSIBLE_RETRY_FILES_ENABLED": "false",
             "ANSIBLE_NOCOLOR": "1",
         })

@@ -1,0 +1,5 @@
+import sys
+
+from mesh_simulator.cli import main
+
+sys.exit(main())
