@@ -1,0 +1,406 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) rollouts.istio contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: prometheus_check
+short_description: Gate a release step on Prometheus metrics of the candidate version
+version_added: 0.1.0
+author:
+  - rollouts.istio maintainers (@rollouts-istio)
+description:
+  - The analysis gate of a canary or blue/green step. It runs O(iterations) checks, one every O(interval).
+    In each check every metric of O(metrics) is queried once and judged against its O(metrics[].min) and
+    O(metrics[].max) (both inclusive); a check fails when any of its metrics fails.
+  - The analysis fails as soon as failed checks reach O(failed_checks_limit), and passes as soon as the checks
+    left can no longer reach it, which is at the latest after the last iteration. It stops as soon as the
+    verdict is settled, because more checks could not change it.
+  - Two metrics are built in, as Istio practice (and Flagger) defines them, scoped to the candidate's own
+    workload with C(reporter="destination") so the stable version's healthy traffic cannot hide the
+    candidate's failures. V(request-success-rate) is the percentage of requests not answered with a 5xx,
+    from C(istio_requests_total). V(request-duration) is the 99th percentile of the request duration in
+    milliseconds, from C(istio_request_duration_milliseconds_bucket).
+  - Any other metric is a PromQL query in O(metrics[].query) that returns one number. It may use the template
+    variables C(${namespace}), C(${workload}), C(${service}), C(${version}), C(${interval}) (the metric's window)
+    and any key of O(vars). The C(${}) form is used because Ansible would render C({{ }}) itself.
+  - No data (an empty answer, C(NaN), C(+Inf), C(-Inf), or fewer requests than O(min_requests)) is never taken
+    for a pass; O(no_data) decides what it counts as.
+  - The result records every check (rendered query, value, thresholds, verdict, time), the overall
+    RV(verdict) and a one-line RV(reason) that names each failing metric, its value and its threshold.
+  - See docs/analysis.md in the collection for a worked example.
+  - This module only reads. It never reports C(changed), and runs as usual in check mode.
+extends_documentation_fragment:
+  - rollouts.istio.prometheus
+  - rollouts.istio.attributes
+  - rollouts.istio.attributes.READ_ONLY
+options:
+  metrics:
+    description:
+      - The metrics each check measures.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - V(request-success-rate) or V(request-duration) for a built-in metric, or a name of your own for a
+            metric with a O(metrics[].query).
+        type: str
+        required: true
+      query:
+        description:
+          - PromQL that returns one number (one series, or a scalar), with C(${variable}) placeholders.
+          - Required unless O(metrics[].name) is a built-in metric; for a built-in one it replaces the built-in query.
+          - An answer with more than one series fails the gate; aggregate it, for example with C(sum()).
+        type: str
+      min:
+        description:
+          - The lowest passing value (inclusive), for example V(99) for a success rate in percent.
+          - At least one of O(metrics[].min) and O(metrics[].max) is required.
+        type: float
+      max:
+        description:
+          - The highest passing value (inclusive), for example V(500) for a duration in milliseconds.
+        type: float
+      interval:
+        description:
+          - The window of the metric's query, its C(${interval}), as a Prometheus duration such as V(1m).
+          - Defaults to O(interval).
+        type: str
+      min_requests:
+        description:
+          - Overrides O(min_requests) for this metric; V(0) turns the request count off for it.
+        type: int
+  namespace:
+    description:
+      - Namespace of the candidate workload, C(${namespace}) in queries. Needed by the built-in metrics.
+    type: str
+  workload:
+    description:
+      - Workload (Deployment) name of the candidate, for example V(podinfo-v2), C(${workload}) in queries.
+        Needed by the built-in metrics.
+      - The built-in queries match it as a regular expression (C(destination_workload=~)), anchored at both ends.
+    type: str
+  service:
+    description:
+      - Service name, C(${service}) in queries.
+    type: str
+  version:
+    description:
+      - Version label of the candidate, C(${version}) in queries.
+    type: str
+  vars:
+    description:
+      - More template variables for custom queries. They may not replace the ones above.
+    type: dict
+    default: {}
+  interval:
+    description:
+      - Time between two checks, as a Prometheus duration such as V(30s) or V(1m).
+      - Also the default window of every metric.
+    type: str
+    default: 1m
+  iterations:
+    description:
+      - How many checks the analysis runs at most.
+    type: int
+    default: 1
+  failed_checks_limit:
+    description:
+      - The analysis fails when this many checks have failed (Flagger's C(threshold)).
+      - Between V(1) and O(iterations); a limit the checks could never reach would let every analysis pass.
+    type: int
+    default: 1
+  initial_delay:
+    description:
+      - Time to wait before the first check, for example to let the window fill with traffic after a weight change.
+    type: str
+    default: 0s
+  no_data:
+    description:
+      - What a metric without data counts as.
+      - V(fail) fails the check.
+      - V(skip) counts the check as neither passed nor failed (it still uses up an iteration). An analysis whose
+        every check was skipped passes, and its RV(reason) and RV(skipped_checks) say so.
+      - V(wait) measures again after O(interval) without counting, until O(no_data_timeout) after the start
+        (after O(initial_delay)); from then on no data fails the check.
+    type: str
+    choices: [fail, skip, wait]
+    default: fail
+  no_data_timeout:
+    description:
+      - How long O(no_data=wait) waits for data, as a Prometheus duration.
+    type: str
+    default: 5m
+  min_requests:
+    description:
+      - The fewest requests the workload must have served over a metric's window for its value to count.
+        Fewer is no data, and O(no_data) decides.
+      - Counted with O(requests_query), one query per window and check. V(0) counts nothing.
+    type: int
+    default: 0
+  requests_query:
+    description:
+      - The PromQL that counts requests for O(min_requests), with the same placeholders.
+      - >-
+        Defaults to C(sum(increase(istio_requests_total{reporter="destination",
+        destination_workload_namespace="${namespace}",destination_workload=~"${workload}"}[${interval}]\))),
+        the requests the candidate's own proxies saw.
+    type: str
+  fail_on_breach:
+    description:
+      - Whether a failed analysis fails the task.
+      - With V(false) the task succeeds and reports RV(verdict=fail), so that a later task can decide, for example to roll back.
+      - Errors of Prometheus (unreachable, wrong credentials, invalid PromQL ...) fail the analysis too, so the gate fails closed.
+        Invalid options always fail the task.
+    type: bool
+    default: true
+notes:
+  - The worst-case run time is about O(initial_delay) + (O(iterations) - 1) x O(interval), plus O(no_data_timeout)
+    with O(no_data=wait), plus the queries themselves. Set the task's C(timeout) accordingly, if at all.
+"""
+
+EXAMPLES = r"""
+- name: Gate the canary step as the Istio tutorial does (success rate >= 99 %, p99 <= 500 ms)
+  rollouts.istio.prometheus_check:
+    url: http://prometheus.istio-system:9090
+    namespace: shop
+    workload: podinfo-v2
+    metrics:
+      - name: request-success-rate
+        min: 99
+      - name: request-duration
+        max: 500
+    interval: 1m
+    iterations: 10
+    failed_checks_limit: 5
+    min_requests: 20
+
+- name: Report only, and roll back in the next task
+  rollouts.istio.prometheus_check:
+    namespace: shop
+    workload: podinfo-v2
+    metrics:
+      - name: request-success-rate
+        min: 99
+    interval: 30s
+    iterations: 4
+    no_data: wait
+    no_data_timeout: 2m
+    fail_on_breach: false
+  register: gate
+
+- name: Say why before rolling back
+  ansible.builtin.debug:
+    msg: "Rolling back: {{ gate.reason }}"
+  when: gate.verdict == 'fail'
+
+- name: A custom metric with a variable of your own
+  rollouts.istio.prometheus_check:
+    namespace: shop
+    workload: podinfo-v2
+    version: v2
+    vars:
+      container: podinfo
+    metrics:
+      - name: restarts
+        query: >-
+          sum(increase(kube_pod_container_status_restarts_total{namespace="${namespace}",
+          container="${container}"}[${interval}]))
+        max: 0
+        interval: 5m
+"""
+
+RETURN = r"""
+verdict:
+  description: V(pass) or V(fail).
+  returned: always
+  type: str
+  sample: fail
+reason:
+  description:
+    - One line that says why. On a failure it names each failing metric, its last failing value and its threshold,
+      and in how many checks it failed; on an error, the error.
+  returned: always
+  type: str
+  sample: request-success-rate = 94.7 < min 99 in 3 of 4 checks (failed_checks_limit 3 reached)
+checks:
+  description:
+    - One record per metric and check, in the order they were made.
+    - Records of a check that waited for data (O(no_data=wait)) repeat the same C(iteration) with another C(attempt).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    iteration:
+      description: The check this record belongs to, from 1.
+      type: int
+    attempt:
+      description: The measurement this record comes from, from 1; higher than C(iteration) after waiting for data.
+      type: int
+    metric:
+      description: The metric's name.
+      type: str
+    query:
+      description: The query as rendered and sent.
+      type: str
+    value:
+      description: The value, or null when there was no data.
+      type: float
+    raw:
+      description: Prometheus' text for a value that is no number (C(NaN), C(+Inf), C(-Inf)).
+      type: str
+      returned: when the value was not finite
+    min:
+      description: The metric's min.
+      type: float
+    max:
+      description: The metric's max.
+      type: float
+    no_data:
+      description: Why there was no data, for example C(query returned NaN) or C(3 requests < min_requests 20).
+      type: str
+      returned: when the metric had no data
+    requests:
+      description: Requests counted over the window.
+      type: float
+      returned: when min_requests applies
+    min_requests:
+      description: The fewest requests that count.
+      type: int
+      returned: when min_requests applies
+    requests_query:
+      description: The request-count query as sent.
+      type: str
+      returned: when min_requests applies
+    verdict:
+      description: V(pass), V(fail), V(skip), V(wait) (no data, measured again), or V(error).
+      type: str
+    reason:
+      description: One line, for example C(request-duration = 1003.2 > max 500).
+      type: str
+    time:
+      description: When the measurement was made (UTC, ISO 8601).
+      type: str
+  sample:
+    - iteration: 1
+      attempt: 1
+      metric: request-success-rate
+      query: 100 * sum(rate(istio_requests_total{...,response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{...}[1m]))
+      value: 94.7
+      min: 99.0
+      max: null
+      verdict: fail
+      reason: request-success-rate = 94.7 < min 99
+      time: "2026-11-22T03:10:00.512Z"
+failed_checks:
+  description: How many checks failed.
+  returned: always
+  type: int
+skipped_checks:
+  description: How many checks had no data for any metric and were skipped (O(no_data=skip)).
+  returned: always
+  type: int
+iterations_run:
+  description: How many checks were counted.
+  returned: always
+  type: int
+iterations:
+  description: O(iterations), for reference.
+  returned: always
+  type: int
+failed_checks_limit:
+  description: O(failed_checks_limit), for reference.
+  returned: always
+  type: int
+stopped_early:
+  description: Whether the analysis stopped before O(iterations) checks because the verdict was settled.
+  returned: always
+  type: bool
+error:
+  description: The error that stopped the analysis (Prometheus unreachable, wrong credentials, invalid PromQL ...).
+  returned: when an error stopped the analysis
+  type: str
+queries:
+  description: How many queries were sent to Prometheus (retries not counted).
+  returned: always
+  type: int
+elapsed:
+  description: Seconds the analysis took.
+  returned: always
+  type: float
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.rollouts.istio.plugins.module_utils._analysis import AnalysisError, build_config, run_analysis
+from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_args import (
+    PROMETHEUS_MUTUALLY_EXCLUSIVE, PROMETHEUS_REQUIRED_TOGETHER, client_from_params, prometheus_argument_spec)
+from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import PrometheusError
+
+METRIC_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    query=dict(type="str"),
+    min=dict(type="float"),
+    max=dict(type="float"),
+    interval=dict(type="str"),
+    min_requests=dict(type="int"),
+)
+
+
+def analysis_config(params):
+    return build_config(
+        params["metrics"],
+        variables=dict((k, params[k]) for k in ("namespace", "workload", "service", "version")),
+        vars=params["vars"], interval=params["interval"], iterations=params["iterations"],
+        failed_checks_limit=params["failed_checks_limit"], no_data=params["no_data"],
+        no_data_timeout=params["no_data_timeout"], initial_delay=params["initial_delay"],
+        min_requests=params["min_requests"], requests_query=params["requests_query"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=prometheus_argument_spec(
+            metrics=dict(type="list", elements="dict", required=True, options=METRIC_OPTIONS),
+            namespace=dict(type="str"),
+            workload=dict(type="str"),
+            service=dict(type="str"),
+            version=dict(type="str"),
+            vars=dict(type="dict", default={}),
+            interval=dict(type="str", default="1m"),
+            iterations=dict(type="int", default=1),
+            failed_checks_limit=dict(type="int", default=1),
+            initial_delay=dict(type="str", default="0s"),
+            no_data=dict(type="str", choices=["fail", "skip", "wait"], default="fail"),
+            no_data_timeout=dict(type="str", default="5m"),
+            min_requests=dict(type="int", default=0),
+            requests_query=dict(type="str"),
+            fail_on_breach=dict(type="bool", default=True),
+        ),
+        mutually_exclusive=PROMETHEUS_MUTUALLY_EXCLUSIVE,
+        required_together=PROMETHEUS_REQUIRED_TOGETHER,
+        supports_check_mode=True,
+    )
+    try:
+        config = analysis_config(module.params)
+        client = client_from_params(module.params)
+    except (AnalysisError, PrometheusError) as exc:
+        # Options that cannot be judged: nothing was queried.
+        module.fail_json(msg=str(exc), changed=False)
+    started = time.time()
+    analysis = run_analysis(config, client.query, time.time, time.sleep, query_errors=(PrometheusError,))
+    result = analysis.result()
+    result.update(changed=False, queries=client.queries, elapsed=round(time.time() - started, 3))
+    if result["verdict"] == "fail" and module.params["fail_on_breach"]:
+        module.fail_json(msg="analysis failed: " + result["reason"], **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
