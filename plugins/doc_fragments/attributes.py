@@ -12,11 +12,33 @@ class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options: {}
 attributes:
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details: The module runs where the C(kubernetes) or HTTP client runs, usually the controller (C(localhost)).
+"""
+
+    # Modules that talk to the Kubernetes API and share its connection options.
+    ACTIONGROUP_ISTIO = r"""
+options: {}
+attributes:
   action_group:
-    description: Use C(group/rollouts.istio.istio) in C(module_defaults) to set this module's options once per play.
+    description: Use C(group/rollouts.istio.istio) in C(module_defaults) to set the connection options once per play.
     support: full
     membership:
       - rollouts.istio.istio
+"""
+
+    # Modules that talk to Prometheus and share its connection options.
+    ACTIONGROUP_PROMETHEUS = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/rollouts.istio.prometheus) in C(module_defaults) to set the Prometheus URL and credentials once per play.
+    support: full
+    membership:
+      - rollouts.istio.prometheus
 """
 
     # Modules that change an object.

@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - rollouts.istio.prometheus
   - rollouts.istio.attributes
+  - rollouts.istio.attributes.ACTIONGROUP_PROMETHEUS
   - rollouts.istio.attributes.READ_ONLY
 options:
   query:
