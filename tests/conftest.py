@@ -6,6 +6,7 @@ against the local test bed started by `tools/testbed/testbed up`.
 """
 
 import os
+import re
 import shlex
 import sys
 import uuid
@@ -95,7 +96,8 @@ def k8s(cluster):
 @pytest.fixture
 def namespace(k8s, request):
     """A fresh namespace for one test, deleted afterwards."""
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+    # DNS-safe: parametrized names carry brackets, dots and spaces.
+    base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower().replace("_", "-"))[:40].strip("-")
     name = "t-%s-%s" % (base, uuid.uuid4().hex[:6])
     ns_api = k8s.resources.get(api_version="v1", kind="Namespace")
     ns_api.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})

@@ -86,5 +86,6 @@ class AuditLog(object):
         return out
 
     def writes(self, since, **filters):
-        """Writes that reached storage: dry runs are not counted."""
+        """Write requests, whatever their outcome (a refused one counts too: "no writes" means none
+        was attempted), except dry runs, which by design never reach storage."""
         return self.events(since, writes_only=True, include_dry_run=False, **filters)

@@ -28,7 +28,7 @@ def _address(text):
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="mesh-simulator", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="mesh-simulator", description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"), help="default: $KUBECONFIG")
     p.add_argument("--namespace", action="append", required=True, dest="namespaces",
                    help="a namespace to watch and route (repeatable)")

@@ -31,7 +31,7 @@ class Request(object):
     def __init__(self, host, method, path, headers):
         self.host = strip_port(host).lower()
         self.method = method.upper()
-        self.path, _, self.query = path.partition("?")
+        self.path, dummy, self.query = path.partition("?")
         if not self.path:
             self.path = "/"
         # Istio matches header names case-insensitively; repeated headers are joined.
@@ -48,7 +48,7 @@ class Request(object):
         params = {}
         for part in self.query.split("&"):
             if part:
-                key, _, value = part.partition("=")
+                key, dummy, value = part.partition("=")
                 params.setdefault(key, value)
         return params
 

@@ -112,8 +112,8 @@ class MeshSimulator(object):
     def versions(self, n, path="/", host=TUTORIAL_HOST, headers=None):
         """How many of n requests each version answered ({version: count}; errors under their status)."""
         counts = {}
-        for _ in range(n):
-            status, hdrs, _ = self.get(path, host=host, headers=headers)
+        for dummy in range(n):
+            status, hdrs, dummy = self.get(path, host=host, headers=headers)
             key = hdrs.get("x-version") if status == 200 else status
             counts[key] = counts.get(key, 0) + 1
         return counts
@@ -147,9 +147,9 @@ class MeshSimulator(object):
         for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), (ISTIO_API, "Gateway"),
                                   (ISTIO_API, "DestinationRule"), (ISTIO_API, "VirtualService")):
             for item in k8s.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items:
-                self.wait_seen({"kind": kind, "metadata": {"namespace": namespace, "name": item.metadata.name,
-                                                            "resourceVersion": item.metadata.resourceVersion}},
-                               timeout=timeout)
+                seen = {"kind": kind, "metadata": {"namespace": namespace, "name": item.metadata.name,
+                                                   "resourceVersion": item.metadata.resourceVersion}}
+                self.wait_seen(seen, timeout=timeout)
 
 
 def start_simulator(cluster, namespaces, extra_args=()):
@@ -288,6 +288,6 @@ def run_hey(url, host=None, seconds=5, qps=10, concurrency=2):
     if not os.path.exists(HEY):
         pytest.skip("hey is not installed (tools/testbed/testbed deps installs it)")
     proc = subprocess.run(hey_command(url, host, "%ds" % seconds, qps, concurrency), capture_output=True, text=True,
-                          timeout=seconds + 30)
+                          timeout=seconds + 30, check=False)
     assert proc.returncode == 0, "hey failed: %s" % proc.stderr
     return proc.stdout

@@ -32,9 +32,9 @@ def test_podinfo_answers_and_the_mesh_style_hosts(k8s, namespace, mesh_simulator
     assert doc["version"] == "v1" and doc["hostname"] == "podinfo-v1-0" and doc["message"] == "greetings from podinfo-v1 v1"
     assert mesh_simulator.get("/status/418")[0] == 418
     for host in ("podinfo", "podinfo.%s" % namespace, "podinfo.%s.svc.cluster.local:9898" % namespace):
-        status, headers, _ = mesh_simulator.get("/", host=host)
+        status, headers, dummy = mesh_simulator.get("/", host=host)
         assert status == 200 and headers["x-version"] == "v1", host
-    status, _, body = mesh_simulator.get("/", host="nobody.example.org")
+    status, dummy, body = mesh_simulator.get("/", host="nobody.example.org")
     assert status == 404 and body.startswith("mesh simulator: no route for host nobody.example.org")
 
 
@@ -89,7 +89,7 @@ def test_fault_annotations_take_effect_at_run_time(k8s, namespace, mesh_simulato
     # The tutorial's own faults: /status/500 and /delay/1.
     assert mesh_simulator.get("/status/500")[0] == 500
     t0 = time.time()
-    status, headers, _ = mesh_simulator.get("/delay/1")
+    status, headers, dummy = mesh_simulator.get("/delay/1")
     assert status == 200 and headers["x-version"] == "v2" and time.time() - t0 >= 1.3
 
 

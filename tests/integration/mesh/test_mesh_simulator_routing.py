@@ -38,7 +38,7 @@ def route(tbl, path="/", host="app.example.com", headers=(), method="GET", seed=
 def split(tbl, n=2000, **kw):
     rng = random.Random(7)
     counts = {}
-    for _ in range(n):
+    for dummy in range(n):
         d = tbl.route(routing.Request(kw.get("host", "app.example.com"), "GET", "/", list(kw.get("headers", ()))), rng)
         key = d.target.endpoint.version if d.kind == "route" and d.target.endpoint else d.kind
         counts[key] = counts.get(key, 0) + 1
@@ -129,7 +129,7 @@ def test_mirror_is_resolved_with_its_percentage():
     tbl = table(http_extra=rules)
     rng = random.Random(3)
     mirrored = 0
-    for _ in range(1000):
+    for dummy in range(1000):
         d = tbl.route(routing.Request("app.example.com", "GET", "/", []), rng)
         assert d.target.endpoint.version == "v1"
         if d.mirrors:
@@ -201,7 +201,7 @@ def test_backend_answers_like_podinfo():
 def test_backend_faults_from_annotations():
     rng = random.Random(5)
     ep = _ep({backend.ERROR_RATE_ANNOTATION: "0.25", backend.LATENCY_ANNOTATION: "150"})
-    answers = [backend.respond(ep, 0, "GET", "/", rng) for _ in range(2000)]
+    answers = [backend.respond(ep, 0, "GET", "/", rng) for dummy in range(2000)]
     errors = sum(1 for a in answers if a.status == 500)
     assert 420 <= errors <= 580
     assert all(a.hold_s == pytest.approx(0.15) for a in answers)

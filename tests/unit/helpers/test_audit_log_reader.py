@@ -49,3 +49,9 @@ def test_filters_match_every_field_given(tmp_path):
                    + event("get", "virtualservices", user="admin"))
     forbidden = AuditLog(str(log)).events(0, user="system:serviceaccount:ns1:reader", code=403)
     assert len(forbidden) == 1 and forbidden[0].resource == "virtualservices"
+
+
+def test_a_refused_write_still_counts_as_a_write_attempt(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_text(event("patch", "virtualservices", user="system:serviceaccount:ns1:reader", code=403))
+    assert [(e.verb, e.code) for e in AuditLog(str(log)).writes(0)] == [("patch", 403)]
