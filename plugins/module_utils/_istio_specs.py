@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rollouts.istio contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Istio specs built from the modules' plain options, and checked before anything is sent. Pure."""
+
+from __future__ import annotations
+
+from ansible_collections.rollouts.istio.plugins.module_utils._routes import (
+    MAX_WEIGHT,
+    MIN_WEIGHT,
+    TOTAL_WEIGHT,
+    RouteError,
+    _is_int,
+)
+
+DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+
+
+def _prune(d):
+    return dict((k, v) for k, v in d.items() if v is not None)
+
+
+def gateway_spec(selector=None, servers=None):
+    out_servers = []
+    for server in servers or []:
+        port = server["port"]
+        protocol = port.get("protocol") or "HTTP"
+        out_servers.append(_prune({
+            "port": {"number": port["number"], "name": port.get("name") or "%s-%d" % (protocol.lower(), port["number"]),
+                     "protocol": protocol},
+            "hosts": server["hosts"],
+            "tls": server.get("tls"),
+        }))
+    return {"selector": selector if selector is not None else dict(DEFAULT_GATEWAY_SELECTOR), "servers": out_servers}
+
+
+def destination_rule_spec(host, subsets=None, traffic_policy=None, export_to=None, version_label="version"):
+    out_subsets = []
+    for subset in subsets or []:
+        labels = dict(subset.get("labels") or {})
+        if subset.get("version") is not None:
+            labels[version_label] = subset["version"]
+        out_subsets.append(_prune({
+            "name": subset["name"],
+            "labels": labels or None,
+            "trafficPolicy": subset.get("traffic_policy"),
+        }))
+    return _prune({
+        "host": host,
+        "trafficPolicy": traffic_policy,
+        "subsets": out_subsets or None,
+        "exportTo": export_to,
+    })
+
+
+def virtual_service_spec(hosts, gateways=None, http=None, export_to=None):
+    routes = []
+    for route in http or []:
+        destinations = []
+        for d in route.get("destinations") or []:
+            dest = _prune({"host": d["host"], "subset": d.get("subset"),
+                           "port": {"number": d["port"]} if d.get("port") is not None else None})
+            destinations.append(_prune({"destination": dest, "weight": d.get("weight")}))
+        routes.append(_prune({
+            "name": route.get("name"),
+            "match": route.get("match"),
+            "route": destinations or None,
+            "retries": route.get("retries"),
+            "timeout": route.get("timeout"),
+            "fault": route.get("fault"),
+            "mirror": route.get("mirror"),
+        }))
+    return _prune({"hosts": hosts, "gateways": gateways, "http": routes or None, "exportTo": export_to})
+
+
+def check_virtual_service_weights(spec, param="http", dest_param="destinations"):
+    """The weights of every HTTP route of a VirtualService spec: integers 0..100 adding up to 100.
+
+    A route with one destination may leave its weight out. The API server would accept weights
+    adding up to 110 (Istio reads them as relative); this refuses them before anything is sent.
+    """
+    for i, route in enumerate((spec or {}).get("http") or []):
+        entries = route.get("route") or []
+        where = "%s[%d]" % (param, i)
+        weights = [e.get("weight") for e in entries]
+        if len(entries) == 1 and weights[0] is None:
+            continue
+        for j, w in enumerate(weights):
+            if not _is_int(w) or w < MIN_WEIGHT or w > MAX_WEIGHT:
+                raise RouteError("%s.%s[%d].weight" % (where, dest_param, j),
+                                 "must be an integer from %d to %d (route %s has %d destinations), got %r"
+                                 % (MIN_WEIGHT, MAX_WEIGHT, route.get("name") or "#%d" % i, len(entries), w))
+        if entries and sum(weights) != TOTAL_WEIGHT:
+            raise RouteError(where, "weights of route %s add up to %d; they must add up to exactly %d"
+                             % (route.get("name") or "#%d" % i, sum(weights), TOTAL_WEIGHT))

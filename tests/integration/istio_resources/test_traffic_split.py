@@ -1,0 +1,263 @@
+"""rollouts.istio.traffic_split against a real API server: exact, minimal and safe."""
+
+import copy
+import json
+
+import pytest
+
+from istio_testlib import apply_yaml, get_raw, play, rich_virtual_service
+from helpers.kube import kubectl
+
+VS = "reviews"
+
+
+def split_task(namespace, destinations, **extra):
+    args = {"name": VS, "namespace": namespace, "destinations": destinations}
+    args.update(extra)
+    return {"name": "split", "rollouts.istio.traffic_split": args}
+
+
+def weights(stable, canary):
+    return [{"subset": "stable", "weight": stable}, {"subset": "canary", "weight": canary}]
+
+
+def without_volatile(obj):
+    obj = copy.deepcopy(obj)
+    for key in ("resourceVersion", "generation", "managedFields"):
+        obj["metadata"].pop(key, None)
+    return obj
+
+
+def dump(obj):
+    """The exact JSON text of an object as the server gave it (key order included)."""
+    return json.dumps(obj, sort_keys=False, separators=(",", ":"))
+
+
+def test_split_changes_only_the_weights(mesh_app):
+    ns = mesh_app
+    before = get_raw(ns, "virtualservice", VS)
+    res = play([split_task(ns, weights(90, 10), route="primary")])
+    task = res[0]
+    assert not task.get("failed"), task
+    assert task["changed"] is True
+    assert task["before"] == {"stable": 100, "canary": 0}
+    assert task["after"] == {"stable": 90, "canary": 10}
+    assert task["route"] == "primary" and task["route_index"] == 1
+
+    after = get_raw(ns, "virtualservice", VS)
+    expected = without_volatile(before)
+    expected["spec"]["http"][1]["route"][0]["weight"] = 90
+    expected["spec"]["http"][1]["route"][1]["weight"] = 10
+    assert without_volatile(after) == expected
+    # Byte for byte: the other route, and the fields of this route the module does not model.
+    assert dump(after["spec"]["http"][0]) == dump(before["spec"]["http"][0])
+    for field in ("timeout", "retries", "headers", "corsPolicy", "mirrorPercentage"):
+        assert dump(after["spec"]["http"][1][field]) == dump(before["spec"]["http"][1][field])
+    assert dump(after["spec"]["http"][1]["route"][0]["headers"]) == dump(before["spec"]["http"][1]["route"][0]["headers"])
+    assert after["metadata"]["labels"] == before["metadata"]["labels"]
+    assert after["metadata"]["annotations"] == before["metadata"]["annotations"]
+    assert task["object"]["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]
+
+
+def test_same_split_twice_writes_once(mesh_app, audit):
+    ns = mesh_app
+    first = play([split_task(ns, weights(80, 20))])[0]  # the default route: the only one without match
+    assert first["changed"] and first["route"] == "primary"
+    mark = audit.mark()
+    second = play([split_task(ns, weights(80, 20))])[0]
+    assert second["changed"] is False and not second.get("failed")
+    assert second["before"] == second["after"] == {"stable": 80, "canary": 20}
+    assert audit.writes(mark, namespace=ns) == []
+    reads = audit.events(mark, namespace=ns, resource="virtualservices")
+    assert [e.verb for e in reads] == ["get"]
+
+
+def test_one_change_is_one_read_and_one_write_of_the_virtual_service(mesh_app, audit):
+    ns = mesh_app
+    mark = audit.mark()
+    assert play([split_task(ns, weights(70, 30))])[0]["changed"]
+    vs_events = audit.events(mark, namespace=ns, resource="virtualservices")
+    assert [e.verb for e in vs_events] == ["get", "patch"]
+    dr_events = audit.events(mark, namespace=ns, resource="destinationrules")
+    assert [e.verb for e in dr_events] == ["list"]  # the subset check
+    mark = audit.mark()
+    assert play([split_task(ns, weights(60, 40), validate_subsets=False)])[0]["changed"]
+    assert [e.verb for e in audit.events(mark, namespace=ns)] == ["get", "patch"]
+
+
+def test_check_mode_writes_nothing_and_reports_the_change(mesh_app, audit):
+    ns = mesh_app
+    before = get_raw(ns, "virtualservice", VS)
+    mark = audit.mark()
+    task = play([split_task(ns, weights(50, 50))], check=True, diff=True)[0]
+    assert task["changed"] is True and not task.get("failed")
+    assert task["after"] == {"stable": 50, "canary": 50}
+    # The server's dry run answered with the object as it would be.
+    assert [d["weight"] for d in task["object"]["spec"]["http"][1]["route"]] == [50, 50]
+    assert audit.writes(mark, namespace=ns) == []
+    dry = [e for e in audit.events(mark, namespace=ns) if e.is_write]
+    assert dry and all(e.dry_run for e in dry)
+    assert get_raw(ns, "virtualservice", VS) == before
+    assert task["diff"]["before"]["route"][0]["weight"] == 100
+    assert task["diff"]["after"]["route"][0]["weight"] == 50
+
+
+def test_diff_shows_the_route_before_and_after(mesh_app):
+    task = play([split_task(mesh_app, weights(95, 5))], diff=True)[0]
+    diff = task["diff"]
+    assert diff["before"]["name"] == diff["after"]["name"] == "primary"
+    assert [d["weight"] for d in diff["before"]["route"]] == [100, 0]
+    assert [d["weight"] for d in diff["after"]["route"]] == [95, 5]
+    assert "primary" in diff["before_header"]
+
+
+def test_new_destination_is_appended_and_unnamed_ones_removed(mesh_app):
+    ns = mesh_app
+    task = play([split_task(ns, [{"subset": "canary", "weight": 100}], route="primary")])[0]
+    assert task["changed"] and task["after"] == {"canary": 100}
+    route = get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]
+    assert route == [{"destination": {"host": VS, "subset": "canary", "port": {"number": 9080}}, "weight": 100}]
+    task = play([split_task(ns, weights(100, 0), route="primary")])[0]
+    route = get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]
+    assert task["before"] == {"canary": 100} and task["after"] == {"stable": 100, "canary": 0}
+    assert route[1] == {"destination": {"host": VS, "subset": "stable"}, "weight": 100}
+
+
+@pytest.mark.parametrize("destinations,extra,param,fragment", [
+    (weights(100, 10), {}, "destinations", "add up to 110"),
+    ([{"subset": "stable", "weight": 150}, {"subset": "canary", "weight": -50}], {}, "destinations[0].weight",
+     "from 0 to 100"),
+    ([{"subset": "stable", "weight": 50}, {"subset": "stable", "weight": 50}], {}, "destinations[1]", "same destination"),
+    ([{"subset": "stable", "weight": 90}, {"subset": "nightly", "weight": 10}], {}, "destinations",
+     "subset 'nightly' of reviews"),
+    (weights(90, 10), {"route": "nope"}, "route", "no HTTP route named 'nope'"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(mesh_app, audit, destinations, extra, param, fragment):
+    ns = mesh_app
+    before = get_raw(ns, "virtualservice", VS)
+    mark = audit.mark()
+    task = play([split_task(ns, destinations, **extra)])[0]
+    assert task.get("failed") is True
+    assert task["param"] == param
+    assert task["msg"].startswith(param + ":") and fragment in task["msg"], task["msg"]
+    assert audit.writes(mark, namespace=ns) == []
+    assert get_raw(ns, "virtualservice", VS) == before
+
+
+def test_missing_virtual_service(namespace, audit):
+    mark = audit.mark()
+    task = play([split_task(namespace, weights(90, 10))])[0]
+    assert task["failed"] and task["msg"] == "VirtualService reviews not found in namespace %s" % namespace
+    assert audit.writes(mark, namespace=namespace) == []
+
+
+def test_missing_namespace(cluster, audit):
+    mark = audit.mark()
+    task = play([split_task("no-such-namespace-4711", weights(90, 10))])[0]
+    assert task["failed"] and task["msg"] == "namespace no-such-namespace-4711 does not exist"
+    assert audit.writes(mark, namespace="no-such-namespace-4711") == []
+
+
+def test_no_destination_rule_for_the_host(namespace, audit):
+    apply_yaml(namespace, [rich_virtual_service(namespace)])
+    mark = audit.mark()
+    task = play([split_task(namespace, weights(90, 10))])[0]
+    assert task["failed"] and "no DestinationRule for this host" in task["msg"]
+    assert audit.writes(mark, namespace=namespace) == []
+    # The check can be turned off.
+    task = play([split_task(namespace, weights(90, 10), validate_subsets=False)])[0]
+    assert task["changed"] and not task.get("failed")
+
+
+def test_api_version_can_be_forced(mesh_app):
+    task = play([split_task(mesh_app, weights(85, 15), api_version="networking.istio.io/v1beta1")])[0]
+    assert task["changed"] and task["api_version"] == "networking.istio.io/v1beta1"
+    task = play([split_task(mesh_app, weights(85, 15), api_version="v2")])[0]
+    assert task["failed"] and "api_version" in task["msg"]
+
+
+# ---------------------------------------------------------------- concurrent writers
+# These drive the module's code in this process, so a second writer can act exactly between the
+# module's read and its write; the API server, its 409 Conflict and the objects are real.
+
+def _api(cluster):
+    from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioApi
+    from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import client_from_params
+    return IstioApi(client_from_params({"kubeconfig": cluster["kubeconfig"]}))
+
+
+class Interleaved(object):
+    """An IstioApi whose next `times` patches are each preceded by another writer's edit."""
+
+    def __init__(self, api, edit, times=1):
+        self._api = api
+        self._edit = edit
+        self.times = times
+        self.patches = 0
+
+    def __getattr__(self, name):
+        return getattr(self._api, name)
+
+    def json_patch(self, *args, **kwargs):
+        self.patches += 1
+        if self.patches <= self.times:
+            self._edit(self.patches)
+        return self._api.json_patch(*args, **kwargs)
+
+
+def test_concurrent_writer_keeps_its_change(cluster, mesh_app, audit):
+    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    ns = mesh_app
+
+    def other_writer(_n):
+        # Someone retunes the testers route and annotates the object meanwhile.
+        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
+            {"op": "replace", "path": "/spec/http/0/timeout", "value": "3s"},
+            {"op": "add", "path": "/metadata/annotations/edited-by", "value": "other-writer"},
+        ]))
+
+    api = Interleaved(_api(cluster), other_writer)
+    mark = audit.mark()
+    result, tracker = set_split(api, ns, VS, weights(75, 25), route="primary")
+    assert tracker.changed
+    assert result["changed"] and result["attempts"] == 2
+    after = get_raw(ns, "virtualservice", VS)
+    assert after["spec"]["http"][0]["timeout"] == "3s"
+    assert after["metadata"]["annotations"]["edited-by"] == "other-writer"
+    assert [d["weight"] for d in after["spec"]["http"][1]["route"]] == [75, 25]
+    codes = [e.code for e in audit.events(mark, namespace=ns, resource="virtualservices", verb="patch")
+             if e.user != "system:apiserver"]
+    assert 409 in codes  # our first write was refused, not merged over the other writer
+
+
+def test_concurrent_reorder_never_lands_on_another_route(cluster, mesh_app):
+    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    ns = mesh_app
+
+    def swap_routes(_n):
+        vs = get_raw(ns, "virtualservice", VS)
+        vs["spec"]["http"].reverse()
+        kubectl("-n", ns, "replace", "-f", "-", input=json.dumps(vs))
+
+    result = set_split(Interleaved(_api(cluster), swap_routes), ns, VS, weights(60, 40), route="primary")[0]
+    assert result["attempts"] == 2 and result["route_index"] == 0
+    after = get_raw(ns, "virtualservice", VS)
+    assert after["spec"]["http"][0]["name"] == "primary"
+    assert [d["weight"] for d in after["spec"]["http"][0]["route"]] == [60, 40]
+    assert after["spec"]["http"][1]["name"] == "testers" and "weight" not in after["spec"]["http"][1]["route"][0]
+
+
+def test_conflict_retries_are_bounded(cluster, mesh_app):
+    from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioError
+    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    ns = mesh_app
+
+    def always(n):
+        kubectl("-n", ns, "annotate", "--overwrite", "virtualservice.networking.istio.io", VS, "round=%d" % n)
+
+    api = Interleaved(_api(cluster), always, times=100)
+    with pytest.raises(IstioError) as err:
+        set_split(api, ns, VS, weights(60, 40), max_retries=2)
+    assert "conflict retries exhausted" in err.value.msg and "after 3 attempts" in err.value.msg
+    assert api.patches == 3
+    assert [d["weight"] for d in get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]] == [100, 0]

@@ -1,0 +1,337 @@
+"""The pure VirtualService route model: route choice, weight validation, minimal patches."""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.rollouts.istio.plugins.module_utils import _routes as R
+
+
+def vs(http, ns="shop", rv="42"):
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "reviews", "namespace": ns, "resourceVersion": rv},
+        "spec": {"hosts": ["reviews"], "http": http},
+    }
+
+
+def dest(subset, weight=None, host="reviews", **extra):
+    entry = {"destination": {"host": host, "subset": subset}}
+    if weight is not None:
+        entry["weight"] = weight
+    entry.update(extra)
+    return entry
+
+
+def canary_route(stable=100, canary=0, name="primary", **extra):
+    route = {"name": name, "route": [dest("stable", stable), dest("canary", canary)]}
+    route.update(extra)
+    return route
+
+
+# ---------------------------------------------------------------- hosts
+
+@pytest.mark.parametrize("host,expected", [
+    ("reviews", "reviews.shop.svc.cluster.local"),
+    ("reviews.shop.svc.cluster.local", "reviews.shop.svc.cluster.local"),
+    ("reviews.other", "reviews.other"),  # Istio expands only names without a dot
+    ("*", "*"),
+    ("*.example.com", "*.example.com"),
+])
+def test_resolve_host_expands_short_names_only(host, expected):
+    assert R.resolve_host(host, "shop") == expected
+
+
+def test_resolve_host_uses_the_cluster_domain():
+    assert R.resolve_host("reviews", "shop", "corp.internal") == "reviews.shop.svc.corp.internal"
+
+
+def test_host_namespace():
+    assert R.host_namespace("reviews.shop.svc.cluster.local") == "shop"
+    assert R.host_namespace("reviews.example.com") is None
+
+
+def dr(host, subsets, ns="shop"):
+    return {"metadata": {"name": "dr-" + host, "namespace": ns},
+            "spec": {"host": host, "subsets": [{"name": s, "labels": {"version": s}} for s in subsets]}}
+
+
+def test_subsets_for_host_resolves_the_destination_rule_host_in_its_own_namespace():
+    rules = [dr("reviews", ["stable", "canary"]), dr("ratings", ["v1"])]
+    assert R.subsets_for_host(rules, "reviews.shop.svc.cluster.local") == {"stable", "canary"}
+    assert R.subsets_for_host(rules, "reviews.other.svc.cluster.local") is None
+
+
+def test_subsets_for_host_prefers_exact_over_wildcard():
+    rules = [dr("*.shop.svc.cluster.local", ["wild"]), dr("reviews.shop.svc.cluster.local", ["exact"])]
+    assert R.subsets_for_host(rules, "reviews.shop.svc.cluster.local") == {"exact"}
+    assert R.subsets_for_host(rules, "ratings.shop.svc.cluster.local") == {"wild"}
+
+
+# ---------------------------------------------------------------- route selection
+
+def test_select_route_by_name():
+    http = [{"name": "a", "match": [{"uri": {"prefix": "/a"}}]}, {"name": "b"}]
+    assert R.select_route(http, "b") == 1
+
+
+def test_select_route_unknown_name_lists_the_routes():
+    with pytest.raises(R.RouteError) as err:
+        R.select_route([{"name": "a"}, {}], "zzz")
+    assert err.value.param == "route"
+    assert "'zzz'" in err.value.msg and "a, (unnamed route #1)" in err.value.msg
+
+
+def test_select_route_duplicate_names_are_an_error():
+    with pytest.raises(R.RouteError, match="2 HTTP routes are named 'a'"):
+        R.select_route([{"name": "a"}, {"name": "a"}], "a")
+
+
+def test_select_route_only_route():
+    assert R.select_route([{"name": "x", "match": [{"uri": {"exact": "/"}}]}]) == 0
+
+
+def test_select_route_default_route_among_matched_ones():
+    http = [{"name": "m", "match": [{"headers": {"x": {"exact": "1"}}}]}, {"name": "d"}]
+    assert R.select_route(http) == 1
+
+
+def test_select_route_ambiguous_without_name():
+    with pytest.raises(R.RouteError) as err:
+        R.select_route([{"name": "a"}, {"name": "b"}])
+    assert err.value.param == "route" and "2 without match" in err.value.msg
+    with pytest.raises(R.RouteError, match="no default route"):
+        R.select_route([{"match": [{}], "name": "a"}, {"match": [{}], "name": "b"}])
+
+
+def test_select_route_empty():
+    with pytest.raises(R.RouteError, match="no HTTP routes"):
+        R.select_route([])
+
+
+# ---------------------------------------------------------------- weight validation
+
+def split(*pairs):
+    return [{"subset": s, "weight": w} for s, w in pairs]
+
+
+def test_normalize_split_fills_in_the_route_host():
+    out = R.normalize_split(split(("stable", 90), ("canary", 10)), canary_route(), "shop")
+    assert out == [("reviews", "reviews.shop.svc.cluster.local", "stable", 90),
+                   ("reviews", "reviews.shop.svc.cluster.local", "canary", 10)]
+
+
+@pytest.mark.parametrize("weights,fragment", [
+    ([("stable", 100), ("canary", 10)], "add up to 110"),
+    ([("stable", 50), ("canary", 40)], "add up to 90"),
+])
+def test_weights_must_add_up_to_100(weights, fragment):
+    with pytest.raises(R.RouteError) as err:
+        R.normalize_split(split(*weights), canary_route(), "shop")
+    assert err.value.param == "destinations" and fragment in err.value.msg
+
+
+@pytest.mark.parametrize("weight,fragment", [
+    (101, "from 0 to 100, got 101"),
+    (-1, "from 0 to 100, got -1"),
+    (50.5, "integer"),
+    ("50", "integer"),
+    (True, "integer"),
+    (None, "integer"),
+])
+def test_each_weight_is_an_integer_0_to_100(weight, fragment):
+    with pytest.raises(R.RouteError) as err:
+        R.normalize_split([{"subset": "stable", "weight": weight}, {"subset": "canary", "weight": 0}],
+                          canary_route(), "shop")
+    assert err.value.param == "destinations[0].weight"
+    assert fragment in err.value.msg
+
+
+def test_duplicate_destinations_are_an_error_even_when_spelled_differently():
+    dup = [{"subset": "stable", "weight": 50},
+           {"host": "reviews.shop.svc.cluster.local", "subset": "stable", "weight": 50}]
+    with pytest.raises(R.RouteError) as err:
+        R.normalize_split(dup, canary_route(), "shop")
+    assert err.value.param == "destinations[1]" and "destinations[0]" in err.value.msg
+
+
+def test_subset_only_needs_a_single_existing_host():
+    route = {"route": [dest("v1", 50, host="a"), dest("v1", 50, host="b")]}
+    with pytest.raises(R.RouteError) as err:
+        R.normalize_split(split(("v1", 100)), route, "shop")
+    assert err.value.param == "destinations[0].host" and "several hosts (a, b)" in err.value.msg
+
+
+def test_destination_needs_subset_or_host():
+    with pytest.raises(R.RouteError, match="give subset, host, or both"):
+        R.normalize_split([{"weight": 100}], canary_route(), "shop")
+
+
+def test_empty_split_is_an_error():
+    with pytest.raises(R.RouteError, match="at least one"):
+        R.normalize_split([], canary_route(), "shop")
+
+
+def test_redirect_routes_cannot_be_split():
+    with pytest.raises(R.RouteError) as err:
+        R.normalize_split(split(("stable", 100)), {"name": "r", "redirect": {"uri": "/x"}}, "shop")
+    assert err.value.param == "route"
+
+
+def test_missing_subsets():
+    rules = [dr("reviews", ["stable"])]
+    norm = R.normalize_split(split(("stable", 90), ("canary", 10)), canary_route(), "shop")
+    problems = R.missing_subsets(norm, lambda fqdn: R.subsets_for_host(rules, fqdn))
+    assert problems == ["subset 'canary' of reviews.shop.svc.cluster.local: not defined "
+                        "(the DestinationRule defines stable)"]
+    none = R.missing_subsets(norm, lambda fqdn: None)
+    assert len(none) == 2 and "no DestinationRule" in none[0]
+
+
+def test_missing_subsets_ignores_host_only_destinations():
+    norm = [("a", "a.shop.svc.cluster.local", None, 100)]
+    assert R.missing_subsets(norm, lambda fqdn: None) == []
+
+
+# ---------------------------------------------------------------- plans and patches
+
+def plan(obj, pairs, route=None):
+    http = obj["spec"]["http"]
+    index = R.select_route(http, route)
+    norm = R.normalize_split(split(*pairs) if isinstance(pairs[0], tuple) else pairs, http[index],
+                             obj["metadata"]["namespace"])
+    return R.plan_split(obj, index, norm)
+
+
+def test_plan_changes_only_weights():
+    obj = vs([canary_route()])
+    p = plan(obj, [("stable", 90), ("canary", 10)])
+    assert p.ops == [
+        {"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 90},
+        {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 10},
+    ]
+    assert p.before == {"stable": 100, "canary": 0}
+    assert p.after == {"stable": 90, "canary": 10}
+    assert p.changed
+
+
+def test_plan_same_weights_is_no_change():
+    obj = vs([canary_route(90, 10)])
+    p = plan(obj, [("canary", 10), ("stable", 90)])
+    assert p.ops == [] and not p.changed
+    assert p.before == p.after == {"stable": 90, "canary": 10}
+
+
+def test_plan_lone_destination_without_weight_counts_as_100():
+    obj = vs([{"name": "primary", "route": [{"destination": {"host": "reviews", "subset": "stable"}}]}])
+    assert plan(obj, [("stable", 100)]).ops == []
+    # With company it needs an explicit weight.
+    p = plan(obj, [("stable", 100), ("canary", 0)])
+    assert p.ops == [
+        {"op": "add", "path": "/spec/http/0/route/0/weight", "value": 100},
+        {"op": "add", "path": "/spec/http/0/route/-",
+         "value": {"destination": {"host": "reviews", "subset": "canary"}, "weight": 0}},
+    ]
+    assert p.before == {"stable": 100} and p.after == {"stable": 100, "canary": 0}
+
+
+def test_plan_removes_unnamed_destinations_highest_index_first():
+    obj = vs([{"name": "p", "route": [dest("a", 50), dest("b", 25), dest("c", 25)]}])
+    p = plan(obj, [("b", 100)])
+    assert p.ops == [
+        {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 100},
+        {"op": "remove", "path": "/spec/http/0/route/2"},
+        {"op": "remove", "path": "/spec/http/0/route/0"},
+    ]
+    assert p.after_route["route"] == [dest("b", 100)]
+    assert p.before == {"a": 50, "b": 25, "c": 25} and p.after == {"b": 100}
+
+
+def test_plan_keeps_unknown_fields_of_destinations_and_route():
+    route = canary_route(name="primary", retries={"attempts": 3}, x_unknown={"keep": [1, 2]})
+    route["route"][0]["headers"] = {"request": {"set": {"x-version": "stable"}}}
+    route["route"][0]["destination"]["port"] = {"number": 9080}
+    route["route"][1]["futureField"] = "kept"
+    obj = vs([{"name": "other", "match": [{"uri": {"prefix": "/admin"}}], "route": [dest("stable")]}, route])
+    p = plan(obj, [("stable", 75), ("canary", 25)], route="primary")
+    assert all(op["path"].startswith("/spec/http/1/route/") for op in p.ops)
+    after = R.apply_patch(obj, p.ops)
+    expected = copy.deepcopy(obj)
+    expected["spec"]["http"][1]["route"][0]["weight"] = 75
+    expected["spec"]["http"][1]["route"][1]["weight"] = 25
+    assert after == expected
+    # The other route and everything else are the very same JSON.
+    assert json.dumps(after["spec"]["http"][0], sort_keys=True) == json.dumps(obj["spec"]["http"][0], sort_keys=True)
+
+
+def test_plan_adds_a_route_list_where_there_is_none():
+    obj = vs([{"name": "p"}])
+    norm = R.normalize_split([{"host": "a", "weight": 100}], obj["spec"]["http"][0], "shop")
+    p = R.plan_split(obj, 0, norm)
+    assert p.ops == [{"op": "add", "path": "/spec/http/0/route",
+                      "value": [{"destination": {"host": "a"}, "weight": 100}]}]
+
+
+def test_plan_between_hosts_names_destinations_by_host():
+    obj = vs([{"name": "p", "route": [{"destination": {"host": "blue"}, "weight": 100}]}])
+    p = plan(obj, [{"host": "blue", "weight": 50}, {"host": "green", "weight": 50}])
+    assert p.before == {"blue.shop.svc.cluster.local": 100}
+    assert p.after == {"blue.shop.svc.cluster.local": 50, "green.shop.svc.cluster.local": 50}
+
+
+def test_plan_matches_short_and_long_host_spellings():
+    obj = vs([{"name": "p", "route": [dest("stable", 100, host="reviews.shop.svc.cluster.local"),
+                                      dest("canary", 0, host="reviews.shop.svc.cluster.local")]}])
+    p = plan(obj, [{"host": "reviews", "subset": "stable", "weight": 0},
+                   {"host": "reviews", "subset": "canary", "weight": 100}])
+    assert [op["op"] for op in p.ops] == ["replace", "replace"]
+
+
+def test_guard_ops_test_resource_version_and_route_name():
+    obj = vs([{"name": "a"}, {"name": "primary"}], rv="7")
+    assert R.guard_ops(obj, 1) == [
+        {"op": "replace", "path": "/metadata/resourceVersion", "value": "7"},
+        {"op": "test", "path": "/spec/http/1/name", "value": "primary"},
+    ]
+    obj = vs([{}], rv="7")
+    assert R.guard_ops(obj, 0) == [{"op": "replace", "path": "/metadata/resourceVersion", "value": "7"}]
+
+
+def test_apply_patch_test_op_failure():
+    with pytest.raises(ValueError):
+        R.apply_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
+
+
+def test_apply_patch_escaped_paths():
+    doc = {"metadata": {"annotations": {"a/b": "1"}}}
+    out = R.apply_patch(doc, [{"op": "replace", "path": "/metadata/annotations/a~1b", "value": "2"}])
+    assert out["metadata"]["annotations"]["a/b"] == "2" and doc["metadata"]["annotations"]["a/b"] == "1"
+
+
+# ---------------------------------------------------------------- description for assert gates
+
+def test_describe_virtual_service():
+    obj = vs([{"name": "admin", "match": [{"uri": {"prefix": "/admin"}}],
+               "route": [{"destination": {"host": "reviews", "subset": "stable", "port": {"number": 9080}}}]},
+              canary_route(80, 20)])
+    info = R.describe_virtual_service(obj)
+    assert info["name"] == "reviews" and info["hosts"] == ["reviews"] and info["object"] is obj
+    admin, primary = info["routes"]
+    assert admin["default"] is False and admin["weights"] == {"stable": 100}
+    assert admin["destinations"][0] == {"key": "stable", "host": "reviews", "subset": "stable",
+                                        "port": 9080, "weight": 100}
+    assert primary["default"] is True and primary["weights"] == {"stable": 80, "canary": 20}
+
+
+def test_destination_keys_disambiguate_shared_subset_names():
+    keys = R.destination_keys([("a.x", "v1"), ("b.x", "v1"), ("c.x", None), ("a.x", "v2")])
+    assert keys == ["a.x/v1", "b.x/v1", "c.x", "v2"]
+
+
+def test_plan_refuses_a_route_that_names_a_destination_twice():
+    obj = vs([{"name": "p", "route": [dest("stable", 50), dest("stable", 50, host="reviews.shop.svc.cluster.local")]}])
+    with pytest.raises(R.RouteError) as err:
+        plan(obj, [{"host": "reviews", "subset": "stable", "weight": 100}])
+    assert err.value.param == "route" and "more than once" in err.value.msg
