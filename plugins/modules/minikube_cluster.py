@@ -1,0 +1,294 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) rollouts.istio contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: minikube_cluster
+short_description: Start, stop or delete a minikube cluster with the settings asked for
+version_added: 0.1.0
+description:
+  - Reads C(minikube profile list -o json), compares the profile's settings with the ones asked for,
+    and runs the C(minikube) command lines that bring the cluster to O(state).
+  - A running cluster with the same settings is left alone (C(changed=false)). A cluster whose settings
+    differ is reported (RV(differences), a warning) and left as it is, unless O(recreate=true).
+  - In check mode nothing runs; RV(commands) lists the exact command lines that would run.
+  - Fails before anything runs when a cluster would be created with less memory or fewer CPUs than
+    O(min_memory) and O(min_cpus), or with more than this host has.
+author:
+  - rollouts.istio maintainers (@rollouts-istio)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Only C(minikube profile list) runs; RV(commands) shows what would run.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+options:
+  minikube:
+    description: The minikube binary (a path, or a name looked up on E(PATH)).
+    type: path
+    default: minikube
+  profile:
+    description: The minikube profile (cluster) name; also the name of its kubeconfig context.
+    type: str
+    default: minikube
+  state:
+    description:
+      - V(started) creates the cluster or starts it again; V(stopped) stops it; V(absent) deletes it.
+    type: str
+    choices: [started, stopped, absent]
+    default: started
+  memory:
+    description: Memory of the cluster, in MB (V(8192)) or with a unit (V(8g)). Not compared when unset.
+    type: str
+  cpus:
+    description: CPUs of the cluster. Not compared when unset.
+    type: int
+  kubernetes_version:
+    description: Kubernetes version, such as V(v1.34.0). Not compared when unset.
+    type: str
+  driver:
+    description: minikube driver, such as V(docker), V(kvm2) or V(none). Not compared when unset.
+    type: str
+  container_runtime:
+    description: Container runtime, such as V(docker), V(containerd) or V(cri-o). Not compared when unset.
+    type: str
+  extra_config:
+    description:
+      - Component options as C(component.key=value), each passed as C(--extra-config).
+      - Each one asked for must be set on the cluster; options the cluster has beyond them are not a difference.
+    type: list
+    elements: str
+    default: []
+  start_args:
+    description: More arguments for C(minikube start), passed as they are and not compared.
+    type: list
+    elements: str
+    default: []
+  recreate:
+    description: Delete and start again a cluster whose settings differ from the ones asked for.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds C(minikube start) waits for the cluster's components (its C(--wait-timeout)).
+    type: int
+  min_memory:
+    description: The least memory (MB or with a unit) the workload needs; a new cluster with less is refused.
+    type: str
+  min_cpus:
+    description: The fewest CPUs the workload needs; a new cluster with fewer is refused.
+    type: int
+  workload:
+    description: What O(min_memory) and O(min_cpus) are for, named in the failure message.
+    type: str
+    default: the workload
+  minikube_home:
+    description: E(MINIKUBE_HOME) for every minikube command; minikube's own default when unset.
+    type: path
+  kubeconfig:
+    description: E(KUBECONFIG) for every minikube command; minikube's own default when unset.
+    type: path
+notes:
+  - The plan is made by a pure function (C(plugins/module_utils/_minikube.py)) that is unit-tested on its own.
+"""
+
+EXAMPLES = r"""
+- name: A cluster for Istio's demo profile
+  rollouts.istio.minikube_cluster:
+    minikube: /usr/local/bin/minikube
+    profile: istio-demo
+    memory: 8192
+    cpus: 4
+    kubernetes_version: v1.34.0
+    driver: docker
+    min_memory: 8192
+    min_cpus: 4
+    workload: "Istio's demo profile"
+
+- name: Show what would run
+  rollouts.istio.minikube_cluster:
+    profile: istio-demo
+    memory: 8g
+  check_mode: true
+  register: plan
+
+- name: Delete it
+  rollouts.istio.minikube_cluster:
+    profile: istio-demo
+    state: absent
+"""
+
+RETURN = r"""
+action:
+  description: What was (or in check mode would be) done.
+  returned: always
+  type: str
+  sample: create
+commands:
+  description: The command lines that ran (or in check mode would run), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["minikube start -p istio-demo --driver=docker --memory=8192 --cpus=4"]
+differences:
+  description: Settings of the existing cluster that differ from the ones asked for.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"setting": "memory_mb", "current": 4096, "desired": 8192}]
+drift:
+  description: True when the cluster differs from the settings asked for and was left as it is.
+  returned: always
+  type: bool
+status:
+  description: The cluster before this run, V(missing), V(running), V(paused) or V(stopped).
+  returned: always
+  type: str
+profile:
+  description: The profile's entry of C(minikube profile list -o json) before this run, if it existed.
+  returned: always
+  type: dict
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.rollouts.istio.plugins.module_utils._minikube import (
+    PlanError,
+    check_resources,
+    command_line,
+    desired_settings,
+    explain_failure,
+    find_profile,
+    parse_memory_mb,
+    plan,
+)
+
+
+def _environ(params):
+    env = {}
+    if params["minikube_home"]:
+        env["MINIKUBE_HOME"] = params["minikube_home"]
+    if params["kubeconfig"]:
+        env["KUBECONFIG"] = params["kubeconfig"]
+    return env
+
+
+def _host_memory_mb():
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _read_profiles(module, minikube, env):
+    """minikube's profile list, or None when minikube is not there yet (check mode on a fresh host)."""
+    binary = minikube if os.path.sep in minikube else module.get_bin_path(minikube)
+    if not binary or not os.access(binary, os.X_OK):
+        if module.check_mode:
+            module.warn("%s is not installed yet; planning as if there were no cluster" % minikube)
+            return None
+        module.fail_json(msg="minikube_cluster: cannot run %s: no such executable" % minikube)
+    rc, out, err = module.run_command([binary, "profile", "list", "-o", "json"], environ_update=env)
+    data = None
+    # minikube may print a warning line before the JSON document.
+    for line in reversed((out or "").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+                break
+            except ValueError:
+                continue
+    if data is None:
+        if rc == 0 or "No minikube profile was found" in (out + err) or "MK_USAGE_NO_PROFILE" in (out + err):
+            return {"valid": [], "invalid": []}
+        module.fail_json(msg="minikube_cluster: `%s profile list -o json` failed: %s"
+                         % (minikube, (err or out).strip()[-1000:]), rc=rc)
+    if data.get("error") and not data.get("valid"):
+        # minikube reports "no profiles" as an error object on some versions.
+        return {"valid": [], "invalid": []}
+    return data
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            minikube=dict(type="path", default="minikube"),
+            profile=dict(type="str", default="minikube"),
+            state=dict(type="str", default="started", choices=["started", "stopped", "absent"]),
+            memory=dict(type="str"),
+            cpus=dict(type="int"),
+            kubernetes_version=dict(type="str"),
+            driver=dict(type="str"),
+            container_runtime=dict(type="str"),
+            extra_config=dict(type="list", elements="str", default=[]),
+            start_args=dict(type="list", elements="str", default=[]),
+            recreate=dict(type="bool", default=False),
+            wait_timeout=dict(type="int"),
+            min_memory=dict(type="str"),
+            min_cpus=dict(type="int"),
+            workload=dict(type="str", default="the workload"),
+            minikube_home=dict(type="path"),
+            kubeconfig=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        desired = desired_settings(p["memory"], p["cpus"], p["kubernetes_version"], p["driver"],
+                                   p["container_runtime"], p["extra_config"])
+        need_memory = parse_memory_mb(p["min_memory"])
+    except PlanError as exc:
+        module.fail_json(msg="minikube_cluster: %s" % exc)
+
+    env = _environ(p)
+    profiles = _read_profiles(module, p["minikube"], env)
+    entry = find_profile(profiles, p["profile"])
+    try:
+        decided = plan(p["state"], p["profile"], desired, entry, minikube=p["minikube"], recreate=p["recreate"],
+                       start_args=p["start_args"], wait_timeout=p["wait_timeout"])
+    except PlanError as exc:
+        module.fail_json(msg="minikube_cluster: %s" % exc)
+
+    lines = [command_line(argv) for argv in decided["commands"]]
+    result = dict(changed=bool(lines), action=decided["action"], commands=lines,
+                  differences=decided["differences"], drift=decided["drift"], status=decided["status"],
+                  profile=entry or {})
+    for warning in decided["warnings"]:
+        module.warn(warning)
+
+    if decided["action"] in ("create", "recreate"):
+        problems = check_resources(desired, _host_memory_mb(), os.cpu_count(), need_memory, p["min_cpus"],
+                                   p["workload"])
+        if problems:
+            module.fail_json(msg="minikube_cluster: not enough resources for profile %r: %s"
+                             % (p["profile"], "; ".join(problems)), **result)
+
+    if module.check_mode:
+        module.exit_json(**result)
+
+    for argv, line in zip(decided["commands"], lines):
+        rc, out, err = module.run_command(argv, environ_update=env)
+        if rc != 0:
+            module.fail_json(msg="minikube_cluster: `%s` failed: %s" % (line, explain_failure(err + "\n" + out)),
+                             rc=rc, stdout=out, stderr=err, failed_command=line, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
