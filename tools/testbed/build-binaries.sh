@@ -3,7 +3,7 @@
 # the repository, keyed by version. Each component is built at most once: a
 # finished build leaves a stamp, so a second run returns in well under a second.
 #
-#   build-binaries.sh [all|kubernetes|etcd|kwok|istioctl]
+#   build-binaries.sh [all|kubernetes|etcd|kwok|istioctl|minikube]
 #
 # Prints the bin directory of each component it ensured. A failed build names
 # the component and the log file that holds the compiler's output.
@@ -16,7 +16,8 @@ source "$here/versions.env"
 cache="${ROLLOUTS_TESTBED_CACHE:-$HOME/.cache/rollouts-istio-testbed}"
 mkdir -p "$cache/bin" "$cache/logs" "$cache/src"
 
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+# minikube's sum is not in the checksum database; every other module is checked as usual.
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local GONOSUMDB=k8s.io/minikube
 
 die() { echo "testbed build: $*" >&2; exit 1; }
 command -v go >/dev/null || die "go is not installed (Go 1.24 or newer is needed)"
@@ -160,9 +161,56 @@ GOMOD
   echo "$out"
 }
 
+# minikube's go.mod replaces three docker-machine forks; a module that depends on
+# k8s.io/minikube must carry the same replaces or the build resolves the originals.
+minikube_replaces() {
+  local gomod
+  gomod=$(go mod download -json "k8s.io/minikube@$MINIKUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$gomod" ] || die "cannot fetch k8s.io/minikube@$MINIKUBE_VERSION from the Go module proxy"
+  # Both forms: a `replace ( ... )` block and single-line `replace a => b v`.
+  awk '
+    /^replace \(/ { inblock = 1; next }
+    inblock && /^\)/ { inblock = 0; next }
+    inblock && /=>/ { sub(/^[ \t]+/, ""); print "replace " $0; next }
+    /^replace [^(]/ { print }
+  ' "$gomod"
+}
+
+build_minikube() {
+  local out="$cache/bin/minikube-$MINIKUBE_VERSION" src="$cache/src/minikube-$MINIKUBE_VERSION"
+  local log="$cache/logs/minikube-$MINIKUBE_VERSION.log"
+  if [ ! -f "$out/.done" ]; then
+    echo "testbed build: minikube $MINIKUBE_VERSION (cold: about 2 minutes on 2 cores; log: $log)" >&2
+    : >"$log"
+    rm -rf "$src" && mkdir -p "$src" "$out"
+    local replaces
+    replaces=$(minikube_replaces)
+    {
+      echo "module testbed/minikube"
+      echo "go 1.24"
+      echo "require k8s.io/minikube $MINIKUBE_VERSION"
+      echo "$replaces"
+    } >"$src/go.mod"
+    (cd "$src" && run_logged "minikube $MINIKUBE_VERSION" "$log" go mod download k8s.io/minikube)
+    # What minikube's own Makefile stamps in; without it `minikube version` says v0.0.0-unset.
+    local commit ld
+    commit=$(cd "$src" && go mod download -json "k8s.io/minikube@$MINIKUBE_VERSION" |
+      sed -n 's/.*"Hash": "\(.*\)".*/\1/p')
+    ld="-s -w -X k8s.io/minikube/pkg/version.version=$MINIKUBE_VERSION"
+    ld="$ld -X k8s.io/minikube/pkg/version.isoVersion=$MINIKUBE_ISO_VERSION"
+    ld="$ld -X k8s.io/minikube/pkg/version.gitCommitID=${commit:-unknown}"
+    ld="$ld -X k8s.io/minikube/pkg/version.storageProvisionerVersion=v5"
+    (cd "$src" && run_logged "minikube $MINIKUBE_VERSION" "$log" go build -trimpath -ldflags "$ld" \
+      -o "$out/minikube" k8s.io/minikube/cmd/minikube)
+    echo "$MINIKUBE_VERSION" >"$out/VERSION"
+    touch "$out/.done"
+  fi
+  echo "$out"
+}
+
 what="${1:-all}"
 case "$what" in
-  all) build_etcd; build_kwok; build_istioctl; build_kubernetes ;;
-  kubernetes|etcd|kwok|istioctl) "build_$what" ;;
-  *) die "unknown component '$what' (expected all, kubernetes, etcd, kwok or istioctl)" ;;
+  all) build_etcd; build_kwok; build_istioctl; build_kubernetes; build_minikube ;;
+  kubernetes|etcd|kwok|istioctl|minikube) "build_$what" ;;
+  *) die "unknown component '$what' (expected all, kubernetes, etcd, kwok, istioctl or minikube)" ;;
 esac

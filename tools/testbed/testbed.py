@@ -304,34 +304,22 @@ def apply_yaml(state, text):
         raise TestbedError("kubectl apply failed: " + res.stderr.strip())
 
 
-# The API server calls admission webhooks by Service address. istiod is not a real process here,
-# so those addresses lead nowhere on this machine: the test bed installs Istio without them.
-# configValidation=false leaves out the validating webhook; operatorManageWebhooks=true leaves out
-# the sidecar injector and revision-tag webhooks (their templates skip themselves under it).
-ISTIO_TESTBED_VALUES = [
-    "values.global.configValidation=false",
-    "values.global.operatorManageWebhooks=true",
-]
-
-
 def install_istio(state):
+    """Istio through the collection's own install_istio role (tools/testbed/install-istio.yml holds the
+    test bed's values: no admission webhooks, since istiod is not a real process here and the API
+    server would call it at Service addresses that lead off this machine)."""
     istioctl = state["bins"]["istioctl"]
-    log("installing Istio (demo profile) with istioctl " + open(os.path.join(os.path.dirname(istioctl), "VERSION")).read().strip())
-    args = [istioctl, "install", "--kubeconfig", state["kubeconfig"], "--set", "profile=demo", "-y"]
-    for v in ISTIO_TESTBED_VALUES:
-        args += ["--set", v]
-    run(args, capture=True, timeout=600)
-    remove_istio_webhooks(state)
+    log("installing Istio (demo profile) with the install_istio role and istioctl " +
+        open(os.path.join(os.path.dirname(istioctl), "VERSION")).read().strip())
+    extra = {"testbed_kubeconfig": state["kubeconfig"], "testbed_istioctl": istioctl,
+             "testbed_prometheus_url": state.get("prometheus_url", "")}
+    run([os.path.join(VENV, "bin", "ansible-playbook"), "-i", "localhost,", os.path.join(HERE, "install-istio.yml"),
+         "-e", json.dumps(extra)],
+        env={"ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_NOCOLOR": "1",
+             "PATH": os.path.join(VENV, "bin") + os.pathsep + os.environ.get("PATH", "")},
+        capture=True, timeout=900)
     for deploy in ("istiod", "istio-ingressgateway"):
         kubectl(state, "-n", "istio-system", "wait", "--for=condition=Available", "deploy/" + deploy, "--timeout=120s")
-
-
-def remove_istio_webhooks(state):
-    for kind in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
-        names = kubectl(state, "get", kind, "-o", "name", check=False).stdout.split()
-        istio = [n for n in names if "istio" in n]
-        if istio:
-            kubectl(state, "delete", *istio)
 
 
 PROMETHEUS_CONFIG = """\
@@ -402,13 +390,14 @@ def cmd_up(args):
                 os.remove(hold_file())
             stop_cluster(state, quiet=True)
             start_cluster(state, bins, versions)
+        # Prometheus first: the Istio install checks the Prometheus it is pointed at.
+        start_prometheus(state)
         write_state(state)
         if not args.no_istio:
             have = kubectl(state, "-n", "istio-system", "get", "deploy", "istiod", check=False).returncode == 0
             if not have:
                 install_istio(state)
             state["istio"] = True
-        start_prometheus(state)
         write_state(state)
     command = os.path.relpath(os.path.join(HERE, "testbed"))
     log("up in %.0fs; load it with: eval \"$(%s env)\"" % (time.time() - t0, command))
