@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -125,6 +126,19 @@ class MeshSimulator(object):
     def objects(self):
         with urllib.request.urlopen(self.metrics_url + "/debug/objects", timeout=10) as resp:
             return json.load(resp)
+
+    def wait_scraped(self, prometheus_url, timeout=30):
+        """Wait until Prometheus has scraped this simulator. Load sent before that reaches Prometheus
+        as counters already at their final value, and rate() over them is 0 (a NaN quantile)."""
+        instance = self.metrics_url.split("://", 1)[1]
+        query = urllib.parse.urlencode({"query": 'up{instance="%s"} == 1' % instance})
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with urllib.request.urlopen(prometheus_url + "/api/v1/query?" + query, timeout=10) as resp:
+                if json.load(resp)["data"]["result"]:
+                    return
+            time.sleep(0.5)
+        raise AssertionError("Prometheus did not scrape the simulator at %s within %ss" % (instance, timeout))
 
     def wait_seen(self, obj, timeout=10):
         """Wait until the simulator has the version of an object the API server returned (a create or patch)."""

@@ -96,6 +96,7 @@ def test_fault_annotations_take_effect_at_run_time(k8s, namespace, mesh_simulato
 def test_metrics_reach_prometheus_with_istio_labels(k8s, namespace, mesh_simulator, prometheus_url):
     create_tutorial(k8s, namespace, weights={"v1": 50, "v2": 50})
     mesh_simulator.wait_synced(k8s)
+    mesh_simulator.wait_scraped(prometheus_url)
     # The seed's load, as its webhook runs it (shorter): hey -z 1m -q 10 -c 2 URL
     run_hey(mesh_simulator.ingress_url + "/", host=TUTORIAL_HOST, seconds=4, qps=10, concurrency=2)
     query = ('sum by (destination_version, destination_workload, destination_service, destination_service_name, '

@@ -18,13 +18,15 @@ QPS, CONCURRENCY = 25, 4
 
 
 @pytest.fixture
-def tutorial(k8s, namespace, mesh_simulator):
-    """The tutorial in the test's namespace, seen by the simulator; returns a function to set the weights."""
+def tutorial(k8s, namespace, mesh_simulator, prometheus_url):
+    """The tutorial in the test's namespace, seen by the simulator and scraped by Prometheus; returns a
+    function to set the weights."""
     def start(v1, v2, **faults):
         create_tutorial(k8s, namespace, weights={"v1": v1, "v2": v2})
         if faults:
             set_faults(k8s, namespace, "podinfo-v2", **faults)
         mesh_simulator.wait_synced(k8s, namespace)
+        mesh_simulator.wait_scraped(prometheus_url)
         return mesh_simulator
     return start
 
