@@ -122,8 +122,9 @@ build_kwok() {
     echo "testbed build: kwok $KWOK_VERSION (log: $log)" >&2
     : >"$log"
     mkdir -p "$out"
-    run_logged "kwok $KWOK_VERSION" "$log" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" \
-      "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+    # From a directory of its own: `go install pkg@version` must not see the caller's go.mod.
+    (cd "$out" && run_logged "kwok $KWOK_VERSION" "$log" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" \
+      "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION")
     touch "$out/.done"
   fi
   echo "$out"
