@@ -78,11 +78,10 @@ def state_lock():
         yield
 
 
-def load_versions():
-    """versions.env, resolved by bash so environment overrides apply exactly as in the build."""
-    out = run(["bash", "-c", 'source "$1"; echo "$KUBE_VERSION $KWOK_VERSION"', "_",
-               os.path.join(HERE, "versions.env")], capture=True).stdout.split()
-    return {"kube": out[0], "kwok": out[1]}
+def kube_version():
+    """KUBE_VERSION from versions.env, resolved by bash so environment overrides apply exactly as in the build."""
+    return run(["bash", "-c", 'source "$1"; echo "$KUBE_VERSION"', "_",
+                os.path.join(HERE, "versions.env")], capture=True).stdout.strip()
 
 
 # ---------------------------------------------------------------- deps / venv / build
@@ -276,13 +275,13 @@ status:
 """
 
 
-def start_cluster(state, bins, versions):
+def start_cluster(state, bins, version):
     kwok_dir = os.path.join(STATE, "kwok")
     policy = os.path.join(STATE, "audit-policy.yaml")
     with open(policy, "w") as fh:
         fh.write(AUDIT_POLICY)
-    env = {"KWOK_WORKDIR": kwok_dir, "KWOK_KUBE_VERSION": versions["kube"], "KWOK_RUNTIME": "binary"}
-    log("starting the Kubernetes %s control plane (kwokctl, binary runtime)" % versions["kube"])
+    env = {"KWOK_WORKDIR": kwok_dir, "KWOK_KUBE_VERSION": version, "KWOK_RUNTIME": "binary"}
+    log("starting the Kubernetes %s control plane (kwokctl, binary runtime)" % version)
     # Every binary is named explicitly: without these flags kwokctl downloads release files.
     run([bins["kwokctl"], "create", "cluster", "--name", CLUSTER, "--runtime", "binary",
          "--kube-apiserver-binary", bins["kube-apiserver"],
@@ -342,9 +341,6 @@ scrape_configs:
 def start_prometheus(state):
     if prometheus_ready(state):
         return
-    if not port_free(PROMETHEUS_PORT):
-        raise TestbedError("port 127.0.0.1:%d for Prometheus is taken by another process; free it or set "
-                           "ROLLOUTS_TESTBED_PROMETHEUS_PORT" % PROMETHEUS_PORT)
     prom_dir = os.path.join(STATE, "prometheus")
     targets = os.path.join(prom_dir, "targets")
     os.makedirs(targets, exist_ok=True)
@@ -374,14 +370,15 @@ def cmd_up(args):
     cmd_deps()
     cmd_venv()
     bins = cmd_build()
-    versions = load_versions()
+    version = kube_version()
     with state_lock():
         state = read_state()
-        # Before anything starts, so a taken port leaves nothing half up.
+        # Checked before anything starts (start_prometheus relies on it), so a taken port leaves
+        # nothing half up.
         if not prometheus_ready(state) and not port_free(PROMETHEUS_PORT):
             raise TestbedError("port 127.0.0.1:%d for Prometheus is taken by another process; free it or set "
                                "ROLLOUTS_TESTBED_PROMETHEUS_PORT" % PROMETHEUS_PORT)
-        state.update(bins=bins, kube_version=versions["kube"], kubeconfig=os.path.join(STATE, "kubeconfig"))
+        state.update(bins=bins, kube_version=version, kubeconfig=os.path.join(STATE, "kubeconfig"))
         if apiserver_ready(state):
             log("cluster already running")
         else:
@@ -389,7 +386,7 @@ def cmd_up(args):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(hold_file())
             stop_cluster(state, quiet=True)
-            start_cluster(state, bins, versions)
+            start_cluster(state, bins, version)
         # Prometheus first: the Istio install checks the Prometheus it is pointed at.
         start_prometheus(state)
         write_state(state)
@@ -397,8 +394,6 @@ def cmd_up(args):
             have = kubectl(state, "-n", "istio-system", "get", "deploy", "istiod", check=False).returncode == 0
             if not have:
                 install_istio(state)
-            state["istio"] = True
-        write_state(state)
     command = os.path.relpath(os.path.join(HERE, "testbed"))
     log("up in %.0fs; load it with: eval \"$(%s env)\"" % (time.time() - t0, command))
     cmd_status(args)
