@@ -3,7 +3,7 @@
     python bench/prometheus_check/bench.py [--url URL] [--repeat N] [--namespace NS]
 
 One iteration is what the gate does every `interval`: render, query, judge every metric. It is run
-through the collection's own code (_analysis.run_analysis with iterations=1 and the real
+through the collection's own code (_flows.analysis_gate.run_analysis with iterations=1 and the real
 PrometheusClient), so the numbers are the gate's cost without Ansible's start-up.
 
 Against --url (default: PROMETHEUS_URL, then the test bed's ROLLOUTS_TESTBED_PROMETHEUS_URL) the
@@ -23,9 +23,10 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.environ.get("ROLLOUTS_COLLECTIONS", os.path.join(REPO, ".venv", "collections")))
 sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "module_utils"))
 
-from ansible_collections.rollouts.istio.plugins.module_utils._analysis import (  # noqa: E402
-    BUILTIN_METRICS, build_config, run_analysis)
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import (  # noqa: E402
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import (  # noqa: E402
+    BUILTIN_METRICS, build_config)
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis  # noqa: E402
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import (  # noqa: E402
     PrometheusClient, PrometheusError)
 
 BUILTINS = [{"name": "request-success-rate", "min": 99}, {"name": "request-duration", "max": 500}]

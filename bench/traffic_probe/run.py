@@ -6,7 +6,7 @@
 Without --url it creates the tutorial (90/10) in a fresh namespace of the test bed's cluster
 (`tools/testbed/testbed up` first), starts a mesh simulator for it, and deletes both afterwards.
 For each concurrency it runs, alternately and --rounds times each, `hey -n N -c C` (no rate
-limit) and the probe's own engine (plugins/module_utils/_probe.py, as the module runs it) with
+limit) and the probe's own engine (plugins/module_utils/_edges/http_probe.py, as the module runs it) with
 the same N and C, and reports the median requests per second and CPU time per request of each
 client, plus the probe's throughput as a share of hey's. It also times one whole module run
 through ansible-playbook once, to show what Ansible adds around the probe.
@@ -32,8 +32,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, os.environ.get("ROLLOUTS_COLLECTIONS", os.path.join(REPO, ".venv", "collections")))
 
-from ansible_collections.rollouts.istio.plugins.module_utils._probe import Target, VersionReader, run_probe  # noqa: E402
-from ansible_collections.rollouts.istio.plugins.module_utils._split_stats import summarize  # noqa: E402
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.http_probe import Target, VersionReader, run_probe  # noqa: E402
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import summarize  # noqa: E402
 
 HEY = "/usr/bin/hey"
 

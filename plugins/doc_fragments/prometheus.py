@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment(object):
-    """How the Prometheus modules reach Prometheus (plugins/module_utils/_prometheus_args.py)."""
+    """How the Prometheus modules reach Prometheus (plugins/module_utils/_runner/prometheus_args.py)."""
 
     DOCUMENTATION = r"""
 options:

@@ -133,9 +133,9 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_module import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_resource import COMMON_SPEC, desired_object, ensure
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_specs import destination_rule_spec
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC, desired_object, ensure
+from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import destination_rule_spec
 
 PLAIN = ["service", "subsets", "traffic_policy", "export_to"]
 MODULE_SPEC = dict(

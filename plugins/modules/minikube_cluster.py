@@ -97,7 +97,7 @@ options:
     description: E(KUBECONFIG) for every minikube command; minikube's own default when unset.
     type: path
 notes:
-  - The plan is made by a pure function (C(plugins/module_utils/_minikube.py)) that is unit-tested on its own.
+  - The plan is made by a pure function (C(plugins/module_utils/_core/minikube_plan.py)) that is unit-tested on its own.
 """
 
 EXAMPLES = r"""
@@ -163,7 +163,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rollouts.istio.plugins.module_utils._minikube import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan import (
     PlanError,
     check_resources,
     command_line,

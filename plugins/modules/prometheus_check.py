@@ -340,10 +340,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rollouts.istio.plugins.module_utils._analysis import AnalysisError, build_config, run_analysis
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_args import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError, build_config
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
     PROMETHEUS_MUTUALLY_EXCLUSIVE, PROMETHEUS_REQUIRED_TOGETHER, client_from_params, prometheus_argument_spec)
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import PrometheusError
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
 
 METRIC_OPTIONS = dict(
     name=dict(type="str", required=True),

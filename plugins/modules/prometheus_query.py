@@ -128,11 +128,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rollouts.istio.plugins.module_utils._analysis import AnalysisError
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_args import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
     PROMETHEUS_MUTUALLY_EXCLUSIVE, PROMETHEUS_REQUIRED_TOGETHER, client_from_params, prometheus_argument_spec)
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import PrometheusError
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_samples import (
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.samples import (
     parse_time, samples, single_value, time_range)
 
 

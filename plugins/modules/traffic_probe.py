@@ -265,9 +265,9 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.rollouts.istio.plugins.module_utils._probe import (
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.http_probe import (
     ProbeError, Target, VersionReader, run_probe)
-from ansible_collections.rollouts.istio.plugins.module_utils._split_stats import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import (
     TESTS, compare_split, describe, summarize, validate_weights)
 
 DEFAULT_VERSION_HEADER = "X-Version"

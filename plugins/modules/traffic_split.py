@@ -170,8 +170,8 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_module import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
 
 MODULE_SPEC = dict(
     name=dict(type="str", required=True),

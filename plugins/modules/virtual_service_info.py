@@ -134,8 +134,8 @@ virtual_services:
       type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_module import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._routes import describe_virtual_service
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import describe_virtual_service
 
 MODULE_SPEC = dict(
     name=dict(type="str"),

@@ -181,8 +181,8 @@ def test_api_version_can_be_forced(mesh_app):
 # module's read and its write; the API server, its 409 Conflict and the objects are real.
 
 def _api(cluster):
-    from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioApi
-    from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import client_from_params
+    from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import IstioApi
+    from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import client_from_params
     return IstioApi(client_from_params({"kubeconfig": cluster["kubeconfig"]}))
 
 
@@ -206,7 +206,7 @@ class Interleaved(object):
 
 
 def test_concurrent_writer_keeps_its_change(cluster, mesh_app, audit):
-    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
     ns = mesh_app
 
     def other_writer(_n):
@@ -231,7 +231,7 @@ def test_concurrent_writer_keeps_its_change(cluster, mesh_app, audit):
 
 
 def test_concurrent_reorder_never_lands_on_another_route(cluster, mesh_app):
-    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
     ns = mesh_app
 
     def swap_routes(_n):
@@ -248,8 +248,8 @@ def test_concurrent_reorder_never_lands_on_another_route(cluster, mesh_app):
 
 
 def test_conflict_retries_are_bounded(cluster, mesh_app):
-    from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioError
-    from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
+    from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import IstioError
+    from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
     ns = mesh_app
 
     def always(n):

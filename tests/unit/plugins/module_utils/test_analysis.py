@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _analysis as A
+from ansible_collections.rollouts.istio.plugins.module_utils._core import analysis as A
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
 
 VARS = {"namespace": "shop", "workload": "podinfo-v2", "service": "podinfo", "version": "v2"}
 SUCCESS = {"name": "request-success-rate", "min": 99}
@@ -82,7 +83,7 @@ class QueryFailed(Exception):
 
 def run(cfg, prom, clock=None):
     clock = clock or FakeTime()
-    return A.run_analysis(cfg, prom, clock.clock, clock.sleep, query_errors=(QueryFailed,))
+    return run_analysis(cfg, prom, clock.clock, clock.sleep, query_errors=(QueryFailed,))
 
 
 # ---------------------------------------------------------------- durations and rendering

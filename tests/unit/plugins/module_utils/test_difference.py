@@ -1,6 +1,6 @@
 """One difference computation feeds changed and diff."""
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _difference as D
+from ansible_collections.rollouts.istio.plugins.module_utils._core import difference as D
 
 
 def test_differences_nested():

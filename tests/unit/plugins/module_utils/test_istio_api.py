@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _istio_api as A
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import Forbidden, NotFound
+from ansible_collections.rollouts.istio.plugins.module_utils._edges import istio_api as A
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import Forbidden, NotFound
 
 
 class Server(object):

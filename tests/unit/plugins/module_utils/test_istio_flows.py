@@ -8,11 +8,11 @@ import copy
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _routes as R
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioError
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_resource import desired_object, ensure
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_traffic import set_split
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import Conflict, Invalid
+from ansible_collections.rollouts.istio.plugins.module_utils._core import routes as R
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import IstioError
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import desired_object, ensure
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import Conflict, Invalid
 
 
 class FakeApi(object):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _istio_specs as S
-from ansible_collections.rollouts.istio.plugins.module_utils._routes import RouteError
+from ansible_collections.rollouts.istio.plugins.module_utils._core import specs as S
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import RouteError
 
 
 def test_gateway_spec_defaults():

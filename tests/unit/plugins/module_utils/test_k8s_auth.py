@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _k8s_auth as A
+from ansible_collections.rollouts.istio.plugins.module_utils._edges import k8s_auth as A
 
 
 def test_option_names_aliases_and_types_match_kubernetes_core():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils._minikube import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan import (
     PlanError,
     actual_settings,
     check_resources,

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils._probe import ProbeError, Target, VersionReader, run_probe
-from ansible_collections.rollouts.istio.plugins.module_utils._split_stats import summarize
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.http_probe import ProbeError, Target, VersionReader, run_probe
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import summarize
 from ansible_collections.rollouts.istio.plugins.modules import traffic_probe as M
 
 

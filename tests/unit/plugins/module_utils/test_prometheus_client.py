@@ -10,7 +10,7 @@ import time
 import pytest
 from fake_prometheus import OK, FakePrometheus, api
 
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import PrometheusClient, PrometheusError
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusClient, PrometheusError
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _prometheus_samples as S
-from ansible_collections.rollouts.istio.plugins.module_utils._analysis import AnalysisError
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_args import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core import samples as S
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
     PROMETHEUS_ARGS, client_from_params, prometheus_argument_spec)
 
 NOW = 1795316400.0  # 2026-11-22T03:00:00Z

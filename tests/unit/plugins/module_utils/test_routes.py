@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _routes as R
+from ansible_collections.rollouts.istio.plugins.module_utils._core import routes as R
 
 
 def vs(http, ns="shop", rv="42"):

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils import _split_stats as S
-from ansible_collections.rollouts.istio.plugins.module_utils._split_stats import Sample
+from ansible_collections.rollouts.istio.plugins.module_utils._core import split_stats as S
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import Sample
 
 
 # ---------------------------------------------------------------- chi-square distribution

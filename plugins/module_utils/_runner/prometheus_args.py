@@ -11,7 +11,7 @@ import os
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.rollouts.istio.plugins.module_utils._prometheus_client import PrometheusClient
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusClient
 
 PROMETHEUS_ARGS = dict(
     url=dict(type="str", required=True, fallback=(env_fallback, ["PROMETHEUS_URL"])),

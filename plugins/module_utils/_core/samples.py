@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 
-from ansible_collections.rollouts.istio.plugins.module_utils._analysis import AnalysisError, parse_duration
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError, parse_duration
 
 
 def parse_time(text, what):

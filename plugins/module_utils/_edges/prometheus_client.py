@@ -21,12 +21,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+
 # Delays between attempts: BACKOFF, then doubling, at most BACKOFF_MAX seconds.
 BACKOFF = 0.5
 BACKOFF_MAX = 8.0
 
 
-class PrometheusError(Exception):
+class PrometheusError(RolloutsError):
     """A query Prometheus did not answer. `kind` says which failure, for callers that branch on it:
     unreachable, timeout, tls, auth, not_found, bad_query, execution, server, bad_response."""
 

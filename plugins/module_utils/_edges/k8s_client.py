@@ -17,7 +17,8 @@ import json
 
 from urllib.parse import quote, urlencode, urlparse
 
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_auth import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_auth import (
     auth_spec,
     build_configuration,
     has_direct_credentials,
@@ -32,12 +33,11 @@ MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
 
-class K8sError(Exception):
+class K8sError(RolloutsError):
     """A failed request, with the status and reason the API server gave."""
 
     def __init__(self, msg, status=None, reason=None, body=None, method=None, path=None):
-        super(K8sError, self).__init__(msg)
-        self.msg = msg
+        super(K8sError, self).__init__(msg, status=status, reason=reason)
         self.status = status
         self.reason = reason
         self.body = body or {}

@@ -12,7 +12,8 @@ module that reads and writes one object makes exactly two requests.
 
 from __future__ import annotations
 
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import (
     APPLY_PATCH,
     JSON_PATCH,
     K8sError,
@@ -33,10 +34,12 @@ KINDS = {
 API_VERSION_SPEC = {"type": "str"}
 
 
-class IstioError(Exception):
-    def __init__(self, msg, cause=None):
-        super(IstioError, self).__init__(msg)
-        self.msg = msg
+class IstioError(RolloutsError):
+    """A request about Istio objects that failed; carries the API server's status and reason when it gave one."""
+
+    def __init__(self, msg, cause=None, param=None):
+        extra = {"status": cause.status, "reason": cause.reason} if isinstance(cause, K8sError) else {}
+        super(IstioError, self).__init__(msg, param=param, **extra)
         self.cause = cause
 
 

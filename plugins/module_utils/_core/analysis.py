@@ -5,8 +5,8 @@
 
 """The analysis gate: how a set of metric checks becomes a verdict.
 
-Pure: no I/O here. `run_analysis` drives the checks through a `query` callable, a clock and a
-sleep that the caller passes in, so every decision (rendering, judging, the no-data policy,
+Pure: no I/O here. The flow `_flows.analysis_gate.run_analysis` drives the checks through a `query`
+callable, a clock and a sleep that the caller passes in, so every decision (rendering, judging, the no-data policy,
 counting failed checks, stopping early, the verdict and its reason) is tested without a server.
 
 Vocabulary: a *metric* is a named query with thresholds; a *check* is one iteration of the
@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime
 import math
 import re
+
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 
 NO_DATA_POLICIES = ("fail", "skip", "wait")
 
@@ -52,7 +54,7 @@ _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 
-class AnalysisError(Exception):
+class AnalysisError(RolloutsError):
     """A gate that cannot be judged as configured: a bad option, a template variable that is not
     set, or a query whose answer is not one number. The gate fails closed on it."""
 
@@ -438,37 +440,3 @@ class Analysis(object):
         if self.error:
             out["error"] = self.error
         return out
-
-
-def run_analysis(config, query, clock, sleep, query_errors=()):
-    """Run the analysis: measure every `config.interval` until the verdict is reached.
-
-    `query(promql)` returns an instant query's data and raises one of `query_errors` when
-    Prometheus cannot answer; such an error, like an AnalysisError, ends the analysis with the
-    verdict "fail" at once. With no_data=wait a check without data is measured again, without
-    counting, until `no_data_timeout` after the start; from then on no data fails the check.
-    Returns the Analysis.
-    """
-    analysis = Analysis(config)
-    start = clock()
-    if config.initial_delay:
-        sleep(config.initial_delay)
-    deadline = start + config.initial_delay + config.no_data_timeout
-    while True:
-        now = clock()
-        records = []
-        try:
-            measure(config, analysis.iterations_run + 1, analysis.attempts + 1, query, now, now < deadline, records)
-        except (AnalysisError,) + tuple(query_errors) as exc:
-            message = str(exc)
-            if records:
-                failing = records[-1]
-                message = "%s: %s" % (failing["metric"], message)
-                failing.update(verdict="error", reason=message)
-                analysis.checks.extend(records)
-            analysis.abort(message)
-            return analysis
-        analysis.record(records)
-        if analysis.done:
-            return analysis
-        sleep(config.interval)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.rollouts.istio.plugins.module_utils._routes import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import (
     MAX_WEIGHT,
     MIN_WEIGHT,
     TOTAL_WEIGHT,

@@ -20,10 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
-from ansible_collections.rollouts.istio.plugins.module_utils._split_stats import Sample
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import Sample
 
 
-class ProbeError(Exception):
+class ProbeError(RolloutsError):
     """A probe that cannot start (bad URL, bad regex): the module fails with this message."""
 
 

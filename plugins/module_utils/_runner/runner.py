@@ -11,17 +11,17 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_auth import AUTH_ARG_SPEC
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import (
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_auth import AUTH_ARG_SPEC
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import (
     API_VERSION_SPEC,
     IstioApi,
     IstioError,
 )
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import (
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import (
     K8sError,
     client_from_params,
 )
-from ansible_collections.rollouts.istio.plugins.module_utils._routes import RouteError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import RouteError
 
 try:
     # Found, not imported: the kubernetes library is only loaded when a kubeconfig must be read.

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+
 # The profile states of `minikube profile list -o json` (minikube's cluster state names).
 RUNNING_STATES = frozenset(("OK", "Running", "HAppy", "Warning", "Degraded", "Starting"))
 STOPPED_STATES = frozenset(("Stopped", "Error", "Unknown", "NotFound", "InsufficientStorage"))
@@ -29,7 +31,7 @@ _UNIT_MB = {"": 1, "k": 1.0 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 _EXTRA_CONFIG = re.compile(r"^[a-z-]+\.[^=\s]+=.*$")
 
 
-class PlanError(ValueError):
+class PlanError(RolloutsError, ValueError):
     """Input that cannot make a valid minikube command line; the message says what to fix."""
 
 

@@ -13,7 +13,7 @@ change and an object already as asked is not written at all.
 
 from __future__ import annotations
 
-from ansible_collections.rollouts.istio.plugins.module_utils._difference import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.difference import (
     DifferenceTracker,
     comparable,
     is_subset,

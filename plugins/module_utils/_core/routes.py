@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
+
 MIN_WEIGHT = 0
 MAX_WEIGHT = 100
 TOTAL_WEIGHT = 100
 DEFAULT_DOMAIN = "cluster.local"
 
 
-class RouteError(ValueError):
+class RouteError(ParameterError):
     """Input that cannot be applied; ``param`` names the module option at fault."""
-
-    def __init__(self, param, msg):
-        super(RouteError, self).__init__("%s: %s" % (param, msg))
-        self.param = param
-        self.msg = msg
 
 
 # ---------------------------------------------------------------- hosts

@@ -11,15 +11,15 @@ is read again and only this change is planned and sent again, a bounded number o
 
 from __future__ import annotations
 
-from ansible_collections.rollouts.istio.plugins.module_utils._difference import DifferenceTracker
-from ansible_collections.rollouts.istio.plugins.module_utils._istio_api import IstioError
-from ansible_collections.rollouts.istio.plugins.module_utils._k8s_client import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.difference import DifferenceTracker
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import IstioError
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import (
     Conflict,
     Invalid,
     K8sError,
     explain,
 )
-from ansible_collections.rollouts.istio.plugins.module_utils._routes import (
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import (
     RouteError,
     guard_ops,
     host_namespace,
