@@ -21,7 +21,7 @@ COLLECTIONS = os.environ.get("ROLLOUTS_COLLECTIONS", os.path.join(REPO, ".venv",
 if COLLECTIONS not in sys.path:
     sys.path.insert(0, COLLECTIONS)
 
-from helpers.audit import AuditLog  # noqa: E402
+from support.audit import AuditLog  # noqa: E402
 
 
 def pytest_configure(config):

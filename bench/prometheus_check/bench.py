@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.environ.get("ROLLOUTS_COLLECTIONS", os.path.join(REPO, ".venv", "collections")))
-sys.path.insert(0, os.path.join(REPO, "tests", "unit", "plugins", "module_utils"))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import (  # noqa: E402
     BUILTIN_METRICS, build_config)
@@ -71,7 +71,7 @@ def main():
 
     fake = None
     if not args.url:
-        from fake_prometheus import OK, FakePrometheus, api
+        from support.fake_prometheus import OK, FakePrometheus, api
         fake = FakePrometheus([api(OK)])
         args.url = fake.url
     print("Prometheus: %s%s; median of %d runs" % (args.url, " (local fake)" if fake else "", args.repeat))

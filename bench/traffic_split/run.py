@@ -31,7 +31,7 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from helpers.audit import AuditLog  # noqa: E402
+from support.audit import AuditLog  # noqa: E402
 
 CALLBACKS = os.path.join(REPO, "tests", "integration", "istio_resources", "callback_plugins")
 

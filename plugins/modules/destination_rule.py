@@ -133,8 +133,8 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC, desired_object, ensure
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import destination_rule_spec
 
 PLAIN = ["service", "subsets", "traffic_policy", "export_to"]
@@ -153,20 +153,14 @@ MODULE_SPEC = dict(
 )
 
 
+def build_spec(p):
+    if p["spec"] is not None:
+        return p["spec"]
+    return destination_rule_spec(p["service"], p["subsets"], p["traffic_policy"], p["export_to"], p["version_label"])
+
+
 def main():
-    module = istio_module(MODULE_SPEC, supports_check_mode=True,
-                          mutually_exclusive=[["spec", p] for p in PLAIN],
-                          required_if=[["state", "present", ["spec", "service"], True]])
-    p = module.params
-
-    def action():
-        spec = p["spec"]
-        if spec is None:
-            spec = destination_rule_spec(p["service"], p["subsets"], p["traffic_policy"], p["export_to"], p["version_label"])
-        desired = desired_object("DestinationRule", p["name"], p["namespace"], spec, p["labels"], p["annotations"])
-        return ensure(connect(module), desired, p["state"], module.check_mode, module._diff)
-
-    run(module, action)
+    run_resource_module("DestinationRule", MODULE_SPEC, PLAIN, "service", build_spec)
 
 
 if __name__ == "__main__":

@@ -131,8 +131,8 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC, desired_object, ensure
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import gateway_spec
 
 PLAIN = ["selector", "servers"]
@@ -151,20 +151,12 @@ MODULE_SPEC = dict(
 )
 
 
+def build_spec(p):
+    return p["spec"] if p["spec"] is not None else gateway_spec(p["selector"], p["servers"])
+
+
 def main():
-    module = istio_module(MODULE_SPEC, supports_check_mode=True,
-                          mutually_exclusive=[["spec", p] for p in PLAIN],
-                          required_if=[["state", "present", ["spec", "servers"], True]])
-    p = module.params
-
-    def action():
-        spec = p["spec"]
-        if spec is None:
-            spec = gateway_spec(p["selector"], p["servers"])
-        desired = desired_object("Gateway", p["name"], p["namespace"], spec, p["labels"], p["annotations"])
-        return ensure(connect(module), desired, p["state"], module.check_mode, module._diff)
-
-    run(module, action)
+    run_resource_module("Gateway", MODULE_SPEC, PLAIN, "servers", build_spec)
 
 
 if __name__ == "__main__":

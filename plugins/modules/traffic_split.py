@@ -170,7 +170,7 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
 
 MODULE_SPEC = dict(
@@ -188,20 +188,19 @@ MODULE_SPEC = dict(
 )
 
 
-def main():
-    module = istio_module(MODULE_SPEC, supports_check_mode=True)
+def split_traffic(module):
     p = module.params
+    result, tracker = set_split(
+        connect_istio(module), p["namespace"], p["name"], p["destinations"], route=p["route"],
+        check_mode=module.check_mode, validate_subsets=p["validate_subsets"],
+        max_retries=p["max_conflict_retries"], domain=p["cluster_domain"])
+    if module._diff:
+        result["diff"] = tracker.diff()
+    return result
 
-    def action():
-        result, tracker = set_split(
-            connect(module), p["namespace"], p["name"], p["destinations"], route=p["route"],
-            check_mode=module.check_mode, validate_subsets=p["validate_subsets"],
-            max_retries=p["max_conflict_retries"], domain=p["cluster_domain"])
-        if module._diff:
-            result["diff"] = tracker.diff()
-        return result
 
-    run(module, action)
+def main():
+    run(kubernetes_module(MODULE_SPEC, supports_check_mode=True), split_traffic)
 
 
 if __name__ == "__main__":

@@ -174,8 +174,8 @@ diff:
   type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC, desired_object, ensure
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import (
     check_virtual_service_weights,
     virtual_service_spec,
@@ -204,23 +204,19 @@ MODULE_SPEC = dict(
 )
 
 
+def build_spec(p):
+    """The spec, its weights checked (as the whole-spec or as the plain options name them)."""
+    if p["spec"] is not None:
+        spec, params = p["spec"], ("spec.http", "route")
+    else:
+        spec, params = virtual_service_spec(p["hosts"], p["gateways"], p["http"], p["export_to"]), ("http", "destinations")
+    if p["state"] == "present":
+        check_virtual_service_weights(spec, *params)
+    return spec
+
+
 def main():
-    module = istio_module(MODULE_SPEC, supports_check_mode=True,
-                          mutually_exclusive=[["spec", p] for p in PLAIN],
-                          required_if=[["state", "present", ["spec", "hosts"], True]])
-    p = module.params
-
-    def action():
-        if p["spec"] is not None:
-            spec, params = p["spec"], ("spec.http", "route")
-        else:
-            spec, params = virtual_service_spec(p["hosts"], p["gateways"], p["http"], p["export_to"]), ("http", "destinations")
-        if p["state"] == "present":
-            check_virtual_service_weights(spec, *params)
-        desired = desired_object("VirtualService", p["name"], p["namespace"], spec, p["labels"], p["annotations"])
-        return ensure(connect(module), desired, p["state"], module.check_mode, module._diff)
-
-    run(module, action)
+    run_resource_module("VirtualService", MODULE_SPEC, PLAIN, "hosts", build_spec)
 
 
 if __name__ == "__main__":

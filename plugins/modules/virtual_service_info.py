@@ -134,7 +134,7 @@ virtual_services:
       type: dict
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect, istio_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
 from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import describe_virtual_service
 
 MODULE_SPEC = dict(
@@ -145,25 +145,24 @@ MODULE_SPEC = dict(
 )
 
 
-def main():
-    module = istio_module(MODULE_SPEC, supports_check_mode=True)
+def read_virtual_services(module):
     p = module.params
+    api = connect_istio(module)
+    if p["name"]:
+        obj = api.get("VirtualService", p["namespace"], p["name"])
+        objs = [obj] if obj is not None else []
+    else:
+        objs = api.list("VirtualService", p["namespace"], ",".join(p["label_selector"]) or None)
+    described = []
+    for obj in sorted(objs, key=lambda o: o["metadata"]["name"]):
+        info = describe_virtual_service(obj, p["cluster_domain"])
+        info["routes_by_name"] = dict((r["name"], r) for r in info["routes"] if r["name"])
+        described.append(info)
+    return {"changed": False, "exists": bool(described), "virtual_services": described}
 
-    def action():
-        api = connect(module)
-        if p["name"]:
-            obj = api.get("VirtualService", p["namespace"], p["name"])
-            objs = [obj] if obj is not None else []
-        else:
-            objs = api.list("VirtualService", p["namespace"], ",".join(p["label_selector"]) or None)
-        described = []
-        for obj in sorted(objs, key=lambda o: o["metadata"]["name"]):
-            info = describe_virtual_service(obj, p["cluster_domain"])
-            info["routes_by_name"] = dict((r["name"], r) for r in info["routes"] if r["name"])
-            described.append(info)
-        return {"changed": False, "exists": bool(described), "virtual_services": described}
 
-    run(module, action)
+def main():
+    run(kubernetes_module(MODULE_SPEC, supports_check_mode=True), read_virtual_services)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,15 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split import TOTAL_WEIGHT, check_split
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split import effective_weights as _effective
 
-MIN_WEIGHT = 0
-MAX_WEIGHT = 100
-TOTAL_WEIGHT = 100
 DEFAULT_DOMAIN = "cluster.local"
 
 
-class RouteError(ParameterError):
-    """Input that cannot be applied; ``param`` names the module option at fault."""
+# Input that cannot be applied; ``param`` names the module option at fault. The one validation
+# error of the collection, under the name the route code has always used.
+RouteError = ParameterError
 
 
 # ---------------------------------------------------------------- hosts
@@ -121,11 +121,8 @@ def select_route(http, name=None):
 
 
 def effective_weights(destinations):
-    """The weight of each destination entry as Istio reads it: a lone entry without weight gets 100."""
-    destinations = destinations or []
-    if len(destinations) == 1 and destinations[0].get("weight") is None:
-        return [TOTAL_WEIGHT]
-    return [d.get("weight") or 0 for d in destinations]
+    """The weight of each destination entry as Istio reads it: a lone entry gets 100 whatever its weight."""
+    return _effective(d.get("weight") for d in destinations or [])
 
 
 def _identity(entry, namespace, domain):
@@ -197,10 +194,6 @@ def describe_virtual_service(obj, domain=DEFAULT_DOMAIN):
 
 # ---------------------------------------------------------------- splits
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def normalize_split(destinations, route, namespace, domain=DEFAULT_DOMAIN, param="destinations"):
     """Check a requested split and return it as [(host, fqdn, subset, weight)].
 
@@ -219,16 +212,13 @@ def normalize_split(destinations, route, namespace, domain=DEFAULT_DOMAIN, param
         host = (entry.get("destination") or {}).get("host")
         if host and host not in existing_hosts:
             existing_hosts.append(host)
-    out, seen, total = [], {}, 0
     for i, dest in enumerate(destinations):
-        where = "%s[%d]" % (param, i)
         if not isinstance(dest, dict):
-            raise RouteError(where, "must be a dictionary with subset and/or host, and weight")
-        weight = dest.get("weight")
-        if not _is_int(weight):
-            raise RouteError(where + ".weight", "must be an integer from %d to %d, got %r" % (MIN_WEIGHT, MAX_WEIGHT, weight))
-        if weight < MIN_WEIGHT or weight > MAX_WEIGHT:
-            raise RouteError(where + ".weight", "must be from %d to %d, got %d" % (MIN_WEIGHT, MAX_WEIGHT, weight))
+            raise RouteError("%s[%d]" % (param, i), "must be a dictionary with subset and/or host, and weight")
+    weights = check_split([d.get("weight") for d in destinations], param)
+    out, seen = [], {}
+    for i, (dest, weight) in enumerate(zip(destinations, weights)):
+        where = "%s[%d]" % (param, i)
         host, subset = dest.get("host"), dest.get("subset") or None
         if not host and not subset:
             raise RouteError(where, "give subset, host, or both")
@@ -244,11 +234,7 @@ def normalize_split(destinations, route, namespace, domain=DEFAULT_DOMAIN, param
             raise RouteError(where, "names the same destination as %s[%d] (%s%s)"
                              % (param, seen[ident], fqdn, "/" + subset if subset else ""))
         seen[ident] = i
-        total += weight
         out.append((host, fqdn, subset, weight))
-    if total != TOTAL_WEIGHT:
-        raise RouteError(param, "weights add up to %d; they must add up to exactly %d (%s)"
-                         % (total, TOTAL_WEIGHT, ", ".join(str(d[3]) for d in out)))
     return out
 
 

@@ -6,13 +6,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import (
-    MAX_WEIGHT,
-    MIN_WEIGHT,
-    TOTAL_WEIGHT,
-    RouteError,
-    _is_int,
-)
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split import check_split
 
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 
@@ -75,22 +69,15 @@ def virtual_service_spec(hosts, gateways=None, http=None, export_to=None):
 
 
 def check_virtual_service_weights(spec, param="http", dest_param="destinations"):
-    """The weights of every HTTP route of a VirtualService spec: integers 0..100 adding up to 100.
+    """The weights of every HTTP route of a VirtualService spec, by the one split rule (_core.split).
 
-    A route with one destination may leave its weight out. The API server would accept weights
-    adding up to 110 (Istio reads them as relative); this refuses them before anything is sent.
+    The API server would accept weights adding up to 110 (Istio reads them as relative); this
+    refuses them before anything is sent.
     """
     for i, route in enumerate((spec or {}).get("http") or []):
         entries = route.get("route") or []
-        where = "%s[%d]" % (param, i)
-        weights = [e.get("weight") for e in entries]
-        if len(entries) == 1 and weights[0] is None:
+        if not entries:
             continue
-        for j, w in enumerate(weights):
-            if not _is_int(w) or w < MIN_WEIGHT or w > MAX_WEIGHT:
-                raise RouteError("%s.%s[%d].weight" % (where, dest_param, j),
-                                 "must be an integer from %d to %d (route %s has %d destinations), got %r"
-                                 % (MIN_WEIGHT, MAX_WEIGHT, route.get("name") or "#%d" % i, len(entries), w))
-        if entries and sum(weights) != TOTAL_WEIGHT:
-            raise RouteError(where, "weights of route %s add up to %d; they must add up to exactly %d"
-                             % (route.get("name") or "#%d" % i, sum(weights), TOTAL_WEIGHT))
+        check_split([e.get("weight") for e in entries], "%s[%d]" % (param, i),
+                    where="route %s" % (route.get("name") or "#%d" % i),
+                    labels=[".%s[%d].weight" % (dest_param, j) for j in range(len(entries))])

@@ -25,7 +25,8 @@ from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_auth imp
     impersonation_headers,
 )
 
-USER_AGENT = "rollouts.istio"
+# The collection's name on the API server: its User-Agent and its server-side apply field manager.
+USER_AGENT = FIELD_MANAGER = "rollouts.istio"
 DEFAULT_TIMEOUT = 30
 
 JSON_PATCH = "application/json-patch+json"
@@ -91,7 +92,7 @@ class K8sClient(object):
     returns the Authorization header for each request (a kubeconfig's exec plugin may refresh it).
     """
 
-    def __init__(self, host, pool, credentials, headers=None, field_manager=USER_AGENT, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, host, pool, credentials, headers=None, field_manager=FIELD_MANAGER, timeout=DEFAULT_TIMEOUT):
         self.host = host.rstrip("/")
         self.field_manager = field_manager
         self.timeout = timeout
@@ -226,7 +227,7 @@ def _direct_client(auth, headers, field_manager):
     return K8sClient(auth["host"], pool, lambda: static, headers, field_manager)
 
 
-def client_from_params(params, field_manager=USER_AGENT):
+def client_from_params(params, field_manager=FIELD_MANAGER):
     """A K8sClient from module params (and K8S_AUTH_* variables), connecting as kubernetes.core would."""
     auth = auth_spec(params)
     headers = impersonation_headers(params)

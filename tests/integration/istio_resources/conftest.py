@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from istio_testlib import app_objects, apply_yaml, destination_rule, rich_virtual_service
+from support.istio_objects import app_objects, apply_yaml, destination_rule, rich_virtual_service
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import os
 import pytest
 import yaml
 
-from istio_testlib import REPO, app_objects, apply_yaml, destination_rule, get_raw, play
-from helpers.kube import kubectl, wait_for
+from support.istio_objects import REPO, app_objects, apply_yaml, destination_rule, get_raw, play
+from support.kube import kubectl, wait_for
 
 ROLES = os.path.join(REPO, "docs", "rbac")
 

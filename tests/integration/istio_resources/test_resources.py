@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from istio_testlib import apply_yaml, get_raw, play
+from support.istio_objects import apply_yaml, get_raw, play
 
 CASES = {
     "gateway": {
@@ -175,7 +175,7 @@ def test_k8s_auth_environment_variables(cluster, namespace):
 
 
 def test_written_objects_pass_istioctl_analyze(namespace):
-    from istio_testlib import app_objects
+    from support.istio_objects import app_objects
     if not shutil.which("istioctl"):
         pytest.skip("istioctl is not on PATH")
     apply_yaml(namespace, app_objects(namespace))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from istio_testlib import apply_yaml, get_raw, play, rich_virtual_service
-from helpers.kube import kubectl
+from support.istio_objects import apply_yaml, get_raw, play, rich_virtual_service
+from support.kube import kubectl
 
 VS = "reviews"
 

@@ -1,6 +1,6 @@
 """rollouts.istio.virtual_service_info: routes and weights in a shape assert gates can use."""
 
-from istio_testlib import apply_yaml, get_raw, play, rich_virtual_service
+from support.istio_objects import apply_yaml, get_raw, play, rich_virtual_service
 
 
 def info(namespace, **args):

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from integration.mesh.fixtures import create_tutorial, set_faults
-from integration.prometheus.support import builtin_gate, load, run_module
+from support.prometheus_gate import builtin_gate, load, run_module
 
 WINDOW = "20s"
 # hey's load in these tests: 100 requests a second in all, so a 10 % candidate gets ~200 requests a window.

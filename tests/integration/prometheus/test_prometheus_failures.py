@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from integration.prometheus.support import builtin_gate, module_run, run_module
-from unit.plugins.module_utils.fake_prometheus import OK, FakePrometheus, api
+from support.prometheus_gate import builtin_gate, module_run, run_module
+from support.fake_prometheus import OK, FakePrometheus, api
 
 TOKEN = "s3cret-t0ken-never-shown"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from role_support import serve
+from support.roles import serve
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ import uuid
 import pytest
 import yaml
 
-from helpers.ansible_run import run_play
-from helpers.kube import kubectl
-from role_support import PLAY_ENV, changed_tasks, executable, failure, serve, sha256_of, task
+from support.ansible_run import run_play
+from support.kube import kubectl
+from support.roles import PLAY_ENV, changed_tasks, executable, failure, serve, sha256_of, task
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 ROLE = "rollouts.istio.install_istio"

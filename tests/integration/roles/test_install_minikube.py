@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from helpers.ansible_run import run_play
-from role_support import PLAY_ENV, changed_tasks, failure, sha256_of, task
+from support.ansible_run import run_play
+from support.roles import PLAY_ENV, changed_tasks, failure, sha256_of, task
 
 ROLE = "rollouts.istio.install_minikube"
 CACHE = os.environ.get("ROLLOUTS_TESTBED_CACHE", os.path.expanduser("~/.cache/rollouts-istio-testbed"))

@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
-from helpers.kube import deployment_available as available
-from helpers.kube import kubectl, wait_for
+from support.kube import deployment_available as available
+from support.kube import kubectl, wait_for
 
 ISTIO_NETWORKING = "networking.istio.io"
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import pytest
-from helpers.ansible_run import run_play
+from support.ansible_run import run_play
 
 from integration.mesh.fixtures import HEY, TUTORIAL_HOST, hey_command
 

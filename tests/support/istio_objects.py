@@ -6,8 +6,8 @@ import os
 import yaml
 
 # The module tests call the shared runner `play`.
-from helpers.ansible_run import run_play as play  # noqa: F401 pylint: disable=unused-import
-from helpers.kube import kubectl
+from support.ansible_run import run_play as play  # noqa: F401 pylint: disable=unused-import
+from support.kube import kubectl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))

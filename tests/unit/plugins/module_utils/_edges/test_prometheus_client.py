@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import pytest
-from fake_prometheus import OK, FakePrometheus, api
+from support.fake_prometheus import OK, FakePrometheus, api
 
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusClient, PrometheusError
 

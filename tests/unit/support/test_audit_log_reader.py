@@ -2,7 +2,7 @@
 
 import json
 
-from helpers.audit import AuditLog
+from support.audit import AuditLog
 
 
 def event(verb, resource, ns="ns1", name="x", stage="ResponseComplete", uri="/api", user="admin", code=200):
