@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from support.ansible_run import run_play
 
-from integration.mesh.fixtures import HEY, TUTORIAL_HOST, hey_command
+from support.mesh import HEY, TUTORIAL_HOST, hey_command
 
 
 def module_run(name, args, check=False):

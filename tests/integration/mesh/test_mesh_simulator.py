@@ -6,7 +6,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from integration.mesh.fixtures import (
+from support.mesh import (
     TUTORIAL_HOST, apply_objects, create_tutorial, run_hey, set_faults, set_weights, virtual_service,
 )
 

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from mesh_simulator import backend, routing  # noqa: E402
 from mesh_simulator.metrics import BUCKETS, GATEWAY_SOURCE, IstioMetrics, request_labels  # noqa: E402
 
-from integration.mesh.fixtures import tutorial_objects, virtual_service  # noqa: E402
+from support.mesh import tutorial_objects, virtual_service  # noqa: E402
 
 NS = "shop"
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from integration.mesh.fixtures import create_tutorial, set_faults
+from support.mesh import create_tutorial, set_faults
 from support.prometheus_gate import builtin_gate, load, run_module
 
 WINDOW = "20s"

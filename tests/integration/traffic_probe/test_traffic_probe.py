@@ -9,7 +9,7 @@ confidence) cannot make this suite flaky.
 import pytest
 
 from support.ansible_run import run_play
-from integration.mesh.fixtures import (
+from support.mesh import (
     TUTORIAL_HOST, apply_objects, create_tutorial, set_faults, start_simulator, virtual_service,
 )
 

@@ -3,7 +3,7 @@
 How to use it from any test module (tests/conftest.py puts tests/ on sys.path, so this module is
 ``integration.mesh.fixtures``; importing a fixture into a test module makes pytest use it there):
 
-    from integration.mesh.fixtures import mesh_simulator, create_tutorial  # noqa: F401
+    from support.mesh import mesh_simulator, create_tutorial  # noqa: F401
 
     def test_something(k8s, namespace, mesh_simulator):
         create_tutorial(k8s, namespace, weights={"v1": 90, "v2": 10})
