@@ -48,7 +48,7 @@ def check_number(value, param, minimum=None, maximum=None, above=None, below=Non
 def check_dns_label(value, param, what="name"):
     """A Kubernetes RFC 1123 label (a namespace, a Service): lower case, digits, '-', at most 63."""
     if not isinstance(value, str) or not value:
-        raise ParameterError(param, "give a %s (a DNS label such as my-app), got %r" % (what, value))
+        raise ParameterError(param, "give the %s (a DNS label such as my-app), got %r" % (what, value))
     if len(value) > 63 or not _DNS_LABEL.match(value):
         raise ParameterError(param, "%r is not a valid %s: use at most 63 lower-case letters, digits and '-', "
                              "starting and ending with a letter or digit%s"
@@ -59,7 +59,7 @@ def check_dns_label(value, param, what="name"):
 def check_dns_subdomain(value, param, what="name"):
     """A Kubernetes object name (RFC 1123 subdomain): DNS labels joined by '.', at most 253."""
     if not isinstance(value, str) or not value:
-        raise ParameterError(param, "give a %s (such as my-app), got %r" % (what, value))
+        raise ParameterError(param, "give the %s (such as my-app), got %r" % (what, value))
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ParameterError(param, "%r is not a valid %s: use lower-case letters, digits, '-' and '.', starting "
                              "and ending with a letter or digit%s"
