@@ -45,23 +45,21 @@ def check_number(value, param, minimum=None, maximum=None, above=None, below=Non
     return value
 
 
+def _check_name(value, param, what, pattern, limit, rule, example):
+    if not isinstance(value, str) or not value:
+        raise ParameterError(param, "give the %s (such as %s), got %r" % (what, example, value))
+    if len(value) > limit or not pattern.match(value):
+        raise ParameterError(param, "%r is not a valid %s: use at most %d %s, starting and ending with a letter "
+                             "or digit%s" % (value, what, limit, rule,
+                                             " (it has upper-case letters)" if value.lower() != value else ""))
+    return value
+
+
 def check_dns_label(value, param, what="name"):
     """A Kubernetes RFC 1123 label (a namespace, a Service): lower case, digits, '-', at most 63."""
-    if not isinstance(value, str) or not value:
-        raise ParameterError(param, "give the %s (a DNS label such as my-app), got %r" % (what, value))
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ParameterError(param, "%r is not a valid %s: use at most 63 lower-case letters, digits and '-', "
-                             "starting and ending with a letter or digit%s"
-                             % (value, what, " (it has upper-case letters)" if value.lower() != value else ""))
-    return value
+    return _check_name(value, param, what, _DNS_LABEL, 63, "lower-case letters, digits and '-'", "my-app")
 
 
 def check_dns_subdomain(value, param, what="name"):
     """A Kubernetes object name (RFC 1123 subdomain): DNS labels joined by '.', at most 253."""
-    if not isinstance(value, str) or not value:
-        raise ParameterError(param, "give the %s (such as my-app), got %r" % (what, value))
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
-        raise ParameterError(param, "%r is not a valid %s: use lower-case letters, digits, '-' and '.', starting "
-                             "and ending with a letter or digit%s"
-                             % (value, what, " (it has upper-case letters)" if value.lower() != value else ""))
-    return value
+    return _check_name(value, param, what, _DNS_SUBDOMAIN, 253, "lower-case letters, digits, '-' and '.'", "my-app")
