@@ -338,70 +338,64 @@ elapsed:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError, build_config
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import build_config
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
-    PROMETHEUS_MUTUALLY_EXCLUSIVE, PROMETHEUS_REQUIRED_TOGETHER, client_from_params, prometheus_argument_spec)
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import client_from_params
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import prometheus_module, run
 
-METRIC_OPTIONS = dict(
-    name=dict(type="str", required=True),
-    query=dict(type="str"),
-    min=dict(type="float"),
-    max=dict(type="float"),
-    interval=dict(type="str"),
-    min_requests=dict(type="int"),
+MODULE_SPEC = dict(
+    metrics=dict(type="list", elements="dict", required=True, options=dict(
+        name=dict(type="str", required=True),
+        query=dict(type="str"),
+        min=dict(type="float"),
+        max=dict(type="float"),
+        interval=dict(type="str"),
+        min_requests=dict(type="int"),
+    )),
+    namespace=dict(type="str"),
+    workload=dict(type="str"),
+    service=dict(type="str"),
+    version=dict(type="str"),
+    vars=dict(type="dict", default={}),
+    interval=dict(type="str", default="1m"),
+    iterations=dict(type="int", default=1),
+    failed_checks_limit=dict(type="int", default=1),
+    failed_checks_so_far=dict(type="int", default=0),
+    stop_early_on_pass=dict(type="bool", default=False),
+    initial_delay=dict(type="str", default="0s"),
+    no_data=dict(type="str", choices=["fail", "skip", "wait"], default="fail"),
+    no_data_timeout=dict(type="str", default="5m"),
+    min_requests=dict(type="int", default=0),
+    requests_query=dict(type="str"),
+    fail_task=dict(type="bool", default=True, aliases=["fail_on_breach"], deprecated_aliases=[
+        dict(name="fail_on_breach", version="2.0.0", collection_name="rollouts.istio")]),
 )
 
+_ANALYSIS_OPTIONS = ("interval", "iterations", "failed_checks_limit", "failed_checks_so_far", "stop_early_on_pass",
+                     "no_data", "no_data_timeout", "initial_delay", "min_requests", "requests_query", "vars")
 
-def analysis_config(params):
-    return build_config(
-        params["metrics"],
-        variables=dict((k, params[k]) for k in ("namespace", "workload", "service", "version")),
-        vars=params["vars"], interval=params["interval"], iterations=params["iterations"],
-        failed_checks_limit=params["failed_checks_limit"], no_data=params["no_data"],
-        no_data_timeout=params["no_data_timeout"], initial_delay=params["initial_delay"],
-        min_requests=params["min_requests"], requests_query=params["requests_query"])
+
+def analyse(module):
+    p = module.params
+    config = build_config(p["metrics"], variables=dict((k, p[k]) for k in ("namespace", "workload", "service", "version")),
+                          **dict((k, p[k]) for k in _ANALYSIS_OPTIONS))
+    client = client_from_params(p)
+    started = time.time()
+    analysis = run_analysis(config, client.query, time.time, time.sleep, query_errors=(PrometheusError,),
+                            warnings=lambda: client.warnings)
+    result = analysis.result()
+    result.update(changed=False, queries=client.queries, elapsed=round(time.time() - started, 3))
+    for warning in result["prometheus_warnings"]:
+        module.warn("Prometheus: %s" % warning)
+    if result["verdict"] != "pass" and p["fail_task"]:
+        raise RolloutsError("analysis failed: " + result["reason"], **result)
+    return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=prometheus_argument_spec(
-            metrics=dict(type="list", elements="dict", required=True, options=METRIC_OPTIONS),
-            namespace=dict(type="str"),
-            workload=dict(type="str"),
-            service=dict(type="str"),
-            version=dict(type="str"),
-            vars=dict(type="dict", default={}),
-            interval=dict(type="str", default="1m"),
-            iterations=dict(type="int", default=1),
-            failed_checks_limit=dict(type="int", default=1),
-            initial_delay=dict(type="str", default="0s"),
-            no_data=dict(type="str", choices=["fail", "skip", "wait"], default="fail"),
-            no_data_timeout=dict(type="str", default="5m"),
-            min_requests=dict(type="int", default=0),
-            requests_query=dict(type="str"),
-            fail_on_breach=dict(type="bool", default=True),
-        ),
-        mutually_exclusive=PROMETHEUS_MUTUALLY_EXCLUSIVE,
-        required_together=PROMETHEUS_REQUIRED_TOGETHER,
-        supports_check_mode=True,
-    )
-    try:
-        config = analysis_config(module.params)
-        client = client_from_params(module.params)
-    except (AnalysisError, PrometheusError) as exc:
-        # Options that cannot be judged: nothing was queried.
-        module.fail_json(msg=str(exc), changed=False)
-    started = time.time()
-    analysis = run_analysis(config, client.query, time.time, time.sleep, query_errors=(PrometheusError,))
-    result = analysis.result()
-    result.update(changed=False, queries=client.queries, elapsed=round(time.time() - started, 3))
-    if result["verdict"] == "fail" and module.params["fail_on_breach"]:
-        module.fail_json(msg="analysis failed: " + result["reason"], **result)
-    module.exit_json(**result)
+    run(prometheus_module(MODULE_SPEC, supports_check_mode=True), analyse)
 
 
 if __name__ == "__main__":

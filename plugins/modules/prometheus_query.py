@@ -126,51 +126,38 @@ value:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
-    PROMETHEUS_MUTUALLY_EXCLUSIVE, PROMETHEUS_REQUIRED_TOGETHER, client_from_params, prometheus_argument_spec)
-from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
 from ansible_collections.rollouts.istio.plugins.module_utils._core.samples import (
     parse_time, samples, single_value, time_range)
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import client_from_params
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import prometheus_module, run
+
+MODULE_SPEC = dict(
+    query=dict(type="str", required=True),
+    time=dict(type="str"),
+    start=dict(type="str"),
+    end=dict(type="str"),
+    step=dict(type="str", default="15s"),
+)
 
 
-def run_query(params):
-    """(result_type, samples, Prometheus' warnings) of the query the parameters describe."""
-    client = client_from_params(params)
-    if params["start"]:
-        start, end, step = time_range(params["start"], params["end"], params["step"], time.time())
-        data = client.query_range(params["query"], start, end, step)
+def query(module):
+    p = module.params
+    client = client_from_params(p)
+    if p["start"]:
+        start, end, step = time_range(p["start"], p["end"], p["step"], time.time())
+        data = client.query_range(p["query"], start, end, step)
     else:
-        data = client.query(params["query"], parse_time(params["time"], "time") if params["time"] else None)
+        data = client.query(p["query"], parse_time(p["time"], "time") if p["time"] else None)
     kind, shaped = samples(data)
-    return kind, shaped, client.warnings
+    for warning in client.warnings:
+        module.warn("Prometheus: %s" % warning)
+    return {"changed": False, "query": p["query"], "result_type": kind, "samples": shaped,
+            "value": single_value(kind, shaped), "prometheus_warnings": list(client.warnings)}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=prometheus_argument_spec(
-            query=dict(type="str", required=True),
-            time=dict(type="str"),
-            start=dict(type="str"),
-            end=dict(type="str"),
-            step=dict(type="str", default="15s"),
-        ),
-        mutually_exclusive=PROMETHEUS_MUTUALLY_EXCLUSIVE + [("time", "start")],
-        required_together=PROMETHEUS_REQUIRED_TOGETHER,
-        required_by={"end": "start"},
-        supports_check_mode=True,
-    )
-    result = {"changed": False, "query": module.params["query"]}
-    try:
-        kind, shaped, warnings = run_query(module.params)
-    except (PrometheusError, AnalysisError) as exc:
-        module.fail_json(msg=str(exc), **result)
-    for warning in warnings:
-        module.warn("Prometheus: %s" % warning)
-    result.update(result_type=kind, samples=shaped, value=single_value(kind, shaped))
-    module.exit_json(**result)
+    run(prometheus_module(MODULE_SPEC, supports_check_mode=True, mutually_exclusive=[("time", "start")],
+                          required_by={"end": "start"}), query)
 
 
 if __name__ == "__main__":

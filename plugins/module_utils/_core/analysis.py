@@ -7,11 +7,12 @@
 
 Pure: no I/O here. The flow `_flows.analysis_gate.run_analysis` drives the checks through a `query`
 callable, a clock and a sleep that the caller passes in, so every decision (rendering, judging, the no-data policy,
-counting failed checks, stopping early, the verdict and its reason) is tested without a server.
+counting failed checks, stopping, the verdict and its reason) is tested without a server.
 
 Vocabulary: a *metric* is a named query with thresholds; a *check* is one iteration of the
 analysis, in which every metric is measured once and judged; the check fails when any metric
-fails. `failed_checks` counts failed checks, as Flagger's `threshold` / the seed's checkFailedTimes.
+fails. `failed_checks` counts failed checks, as Flagger's `threshold` / the seed's checkFailedTimes;
+`failed_checks_so_far` carries the count of earlier steps in, so one limit holds across a whole canary.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import datetime
 import math
 import re
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_number
 
 NO_DATA_POLICIES = ("fail", "skip", "wait")
 
@@ -29,11 +31,14 @@ NO_DATA_POLICIES = ("fail", "skip", "wait")
 _DESTINATION = ('reporter="destination",destination_workload_namespace="${namespace}",'
                 'destination_workload=~"${workload}"')
 
-# As Flagger defines them for Istio (pkg/metrics/observers/istio.go), with ${} placeholders.
+# As Flagger defines them for Istio (pkg/metrics/observers/istio.go), with ${} placeholders, except that
+# the success rate is 0 (not "no series") when there were requests and none succeeded: a candidate that
+# answers everything with a 5xx has no non-5xx series, and `or vector(0)` makes that a 0 % success rate.
+# No data remains what it should be: no requests at all (an empty denominator).
 BUILTIN_METRICS = {
     "request-success-rate": {  # percent
-        "query": ('100 * sum(rate(istio_requests_total{' + _DESTINATION + ',response_code!~"5.*"}[${interval}]))'
-                  ' / sum(rate(istio_requests_total{' + _DESTINATION + '}[${interval}]))'),
+        "query": ('100 * (sum(rate(istio_requests_total{' + _DESTINATION + ',response_code!~"5.*"}[${interval}]))'
+                  ' or vector(0)) / sum(rate(istio_requests_total{' + _DESTINATION + '}[${interval}]))'),
     },
     "request-duration": {  # milliseconds, p99
         "query": ('histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{'
@@ -47,154 +52,199 @@ REQUEST_COUNT_QUERY = 'sum(increase(istio_requests_total{' + _DESTINATION + '}[$
 # Names a query template can use besides the caller's own `vars`.
 BUILTIN_VARIABLES = ("namespace", "workload", "service", "version", "interval")
 
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What a value may be outside a string literal: a number, a duration or a name, nothing that changes the query.
+_BARE = re.compile(r"^[+-]?[A-Za-z0-9_.:]+(?:[eE][+-]?[0-9]+)?$")
 # Prometheus' own duration syntax, so a window renders into a valid range selector as written.
 _DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 
 
 class AnalysisError(RolloutsError):
-    """A gate that cannot be judged as configured: a bad option, a template variable that is not
-    set, or a query whose answer is not one number. The gate fails closed on it."""
+    """A query whose answer cannot be judged (not one number). The gate fails closed on it."""
 
 
 # ---------------------------------------------------------------- inputs
 
-def parse_duration(text, what="duration"):
+def parse_duration(text, param="duration"):
     """Seconds in a Prometheus duration such as "30s", "1m30s", "500ms"."""
     text = str(text).strip()
     match = _DURATION.match(text)
     if not text or not match:
-        raise AnalysisError("%s %r is not a duration such as 30s, 1m, 1m30s or 500ms" % (what, text))
+        raise ParameterError(param, "%r is not a duration such as 30s, 1m, 1m30s or 500ms" % text)
     return sum(int(n) * unit for n, unit in zip(match.groups(), _DURATION_UNITS) if n)
 
 
-def render(template, variables, what="query"):
-    """`template` with every ${name} replaced by its variable; an unknown or unset one is an error,
-    never an empty string, so a half-rendered query cannot match everything (or nothing)."""
-    missing = []
+def _placeholders(template):
+    """(start, end, name, quote) of every ${name} in a PromQL template; `quote` is the quote character of
+    the string literal the placeholder sits in, or None outside any string."""
+    found = []
+    quote = None
+    i = 0
+    while i < len(template):
+        char = template[i]
+        if template.startswith("${", i):
+            end = template.find("}", i + 2)
+            if end < 0:
+                break
+            found.append((i, end + 1, template[i + 2:end], quote))
+            i = end + 1
+            continue
+        if quote and quote != "`" and char == "\\":
+            i += 2
+            continue
+        if quote is None and char in "\"'`":
+            quote = char
+        elif char == quote:
+            quote = None
+        i += 1
+    return found
 
-    def value(match):
-        name = match.group(1)
+
+def promql_literal(value, quote, name, param):
+    """`value` as it may stand in a query at a place inside `quote` (None: outside any string literal).
+
+    Inside a string it is escaped, so a `"` or `\\` in a workload name stays part of the name instead
+    of changing the query; outside one only a number, a duration or a name is accepted."""
+    if quote == "`":
+        if "`" in value:
+            raise ParameterError(param, "${%s} is inside a `raw string` and its value %r has a backtick" % (name, value))
+        return value
+    if quote:
+        escaped = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
+        return escaped.replace("\n", "\\n").replace("\r", "\\r")
+    if not _BARE.match(value):
+        raise ParameterError(param, "${%s} stands outside a string literal, so its value %r must be a number, "
+                             "a duration or a name; put the placeholder in quotes to use it as a string" % (name, value))
+    return value
+
+
+def render(template, variables, param="query", what="the query"):
+    """`template` with every ${name} replaced by its variable, escaped for where it stands; an unknown or
+    unset one is an error, never an empty string, so a half-rendered query cannot match everything (or nothing)."""
+    missing = []
+    parts = []
+    last = 0
+    for start, end, name, quote in _placeholders(template):
         if not _NAME.match(name):
-            raise AnalysisError("%s has a placeholder ${%s} that is not a variable name" % (what, name))
+            raise ParameterError(param, "%s has a placeholder ${%s} that is not a variable name" % (what, name))
+        parts.append(template[last:start])
+        last = end
         got = variables.get(name)
         if got is None or got == "":
             missing.append(name)
-            return match.group(0)
-        return str(got)
-
-    rendered = _PLACEHOLDER.sub(value, template)
+            parts.append(template[start:end])
+        else:
+            parts.append(promql_literal(str(got), quote, name, param))
+    parts.append(template[last:])
     if missing:
         missing = sorted(set(missing))
         hints = ["set the %s option" % n if n in BUILTIN_VARIABLES else "add %s to vars" % n for n in missing]
-        raise AnalysisError("%s uses %s, which %s not set: %s" % (
+        raise ParameterError(param, "%s uses %s, which %s not set: %s" % (
             what, ", ".join("${%s}" % n for n in missing), "is" if len(missing) == 1 else "are", ", ".join(hints)))
-    return rendered
+    return "".join(parts)
 
 
 class Metric(object):
-    """One metric of the gate: a query template and its thresholds (both inclusive)."""
+    """One metric of the gate: a query template and its thresholds (both inclusive).
+    `param` is where it came from (``metrics[0]``), for error messages."""
 
-    __slots__ = ("name", "template", "minimum", "maximum", "window", "min_requests")
+    __slots__ = ("name", "template", "minimum", "maximum", "window", "min_requests", "param")
 
-    def __init__(self, name, template, minimum=None, maximum=None, window="1m", min_requests=0):
+    def __init__(self, name, template, minimum=None, maximum=None, window="1m", min_requests=0, param="metrics[0]"):
         self.name = name
         self.template = template
         self.minimum = minimum
         self.maximum = maximum
         self.window = window
         self.min_requests = min_requests
+        self.param = param
 
 
 class Config(object):
     """Everything an analysis needs, validated. Build it with `build_config`."""
 
-    __slots__ = ("metrics", "variables", "interval", "iterations", "failed_checks_limit", "no_data",
-                 "no_data_timeout", "initial_delay", "requests_template")
+    __slots__ = ("metrics", "variables", "interval", "iterations", "failed_checks_limit", "failed_checks_so_far",
+                 "stop_early_on_pass", "no_data", "no_data_timeout", "initial_delay", "requests_template")
 
     def __init__(self, **kwargs):
         for name in self.__slots__:
             setattr(self, name, kwargs[name])
 
 
-def _number(value, what):
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise AnalysisError("%s must be a number, got %r" % (what, value))
-    if math.isnan(number) or math.isinf(number):
-        raise AnalysisError("%s must be a finite number, got %r" % (what, value))
-    return number
+def _bound(value, param):
+    value = check_number(value, param)
+    return None if value is None else float(value)
 
 
-def build_metric(spec, default_window, default_min_requests):
-    """A Metric from one entry of the `metrics` option (a dict)."""
+def build_metric(spec, index, default_window, default_min_requests):
+    """A Metric from entry `index` of the `metrics` option (a dict)."""
+    where = "metrics[%d]" % index
     name = spec.get("name")
     if not name:
-        raise AnalysisError("every metric needs a name")
+        raise ParameterError(where + ".name", "every metric needs a name")
     builtin = BUILTIN_METRICS.get(name, {})
     template = spec.get("query") or builtin.get("query")
     if not template:
-        raise AnalysisError("metric %r is not built in (%s), so it needs a query"
-                            % (name, ", ".join(sorted(BUILTIN_METRICS))))
-    minimum = _number(spec.get("min"), "min of metric %r" % name)
-    maximum = _number(spec.get("max"), "max of metric %r" % name)
+        raise ParameterError(where + ".query", "metric %r is not built in (%s), so it needs a query"
+                             % (name, ", ".join(sorted(BUILTIN_METRICS))))
+    minimum = _bound(spec.get("min"), where + ".min")
+    maximum = _bound(spec.get("max"), where + ".max")
     if minimum is None and maximum is None:
-        raise AnalysisError("metric %r has neither min nor max, so no value could fail it" % name)
+        raise ParameterError(where, "metric %r has neither min nor max, so no value could fail it" % name)
     if minimum is not None and maximum is not None and minimum > maximum:
-        raise AnalysisError("metric %r has min %s above max %s, so every value would fail it"
-                            % (name, format_number(minimum), format_number(maximum)))
+        raise ParameterError(where + ".min", "metric %r has min %s above max %s, so every value would fail it"
+                             % (name, format_number(minimum), format_number(maximum)))
     window = spec.get("interval") or default_window
-    if parse_duration(window, "interval of metric %r" % name) <= 0:
-        raise AnalysisError("interval of metric %r must be longer than 0s" % name)
+    if parse_duration(window, where + ".interval") <= 0:
+        raise ParameterError(where + ".interval", "the window of metric %r must be longer than 0s" % name)
     min_requests = spec.get("min_requests")
     if min_requests is None:
         min_requests = default_min_requests
-    if int(min_requests) < 0:
-        raise AnalysisError("min_requests of metric %r must be 0 or more" % name)
-    return Metric(name, template, minimum, maximum, window, int(min_requests))
+    check_number(min_requests, where + ".min_requests", minimum=0, integer=True)
+    return Metric(name, template, minimum, maximum, window, min_requests, where)
 
 
 def build_config(metrics, variables=None, interval="1m", iterations=1, failed_checks_limit=1, no_data="fail",
-                 no_data_timeout="5m", initial_delay="0s", min_requests=0, requests_query=None, vars=None):
-    """Validate the options of an analysis; raise AnalysisError with the first problem found.
+                 no_data_timeout="5m", initial_delay="0s", min_requests=0, requests_query=None, vars=None,
+                 failed_checks_so_far=0, stop_early_on_pass=False):
+    """Validate the options of an analysis; raise ParameterError, naming the option, at the first problem.
 
     `variables` holds the built-in template variables (namespace, workload, service, version);
     `vars` the caller's own, which may not shadow them. Each metric's window (its `interval`, or the
     analysis interval) is the ${interval} of its query.
     """
     if not metrics:
-        raise AnalysisError("metrics is empty: a gate needs at least one metric")
+        raise ParameterError("metrics", "is empty: a gate needs at least one metric")
     interval_s = parse_duration(interval, "interval")
-    iterations = int(iterations)
-    failed_checks_limit = int(failed_checks_limit)
-    if iterations < 1:
-        raise AnalysisError("iterations must be 1 or more, got %d" % iterations)
-    if not 1 <= failed_checks_limit <= iterations:
+    if interval_s <= 0:
+        raise ParameterError("interval", "must be longer than 0s")
+    check_number(iterations, "iterations", minimum=1, integer=True)
+    check_number(failed_checks_limit, "failed_checks_limit", minimum=1, integer=True)
+    if failed_checks_limit > iterations:
         # A limit above the number of checks could never be reached: the gate would always pass.
-        raise AnalysisError("failed_checks_limit must be between 1 and iterations (%d), got %d"
-                            % (iterations, failed_checks_limit))
+        raise ParameterError("failed_checks_limit", "must be between 1 and iterations (%d), got %d: a limit the "
+                             "checks could never reach would let every analysis pass" % (iterations, failed_checks_limit))
+    check_number(failed_checks_so_far, "failed_checks_so_far", minimum=0, integer=True)
+    check_number(min_requests, "min_requests", minimum=0, integer=True)
     if no_data not in NO_DATA_POLICIES:
-        raise AnalysisError("no_data must be one of %s, got %r" % (", ".join(NO_DATA_POLICIES), no_data))
+        raise ParameterError("no_data", "must be one of %s, got %r" % (", ".join(NO_DATA_POLICIES), no_data))
     merged = dict((k, v) for k, v in (variables or {}).items() if k in BUILTIN_VARIABLES)
     for name, value in (vars or {}).items():
         if not _NAME.match(str(name)):
-            raise AnalysisError("vars key %r is not a variable name (letters, digits, _)" % (name,))
+            raise ParameterError("vars", "key %r is not a variable name (letters, digits, _)" % (name,))
         if name in BUILTIN_VARIABLES:
-            raise AnalysisError("vars may not set %r: it is a built-in variable, set it with its own option" % name)
+            raise ParameterError("vars", "may not set %r: it is a built-in variable, set it with its own option" % name)
         merged[name] = value
     built = []
-    for spec in metrics:
-        metric = build_metric(spec, interval, min_requests)
+    for index, spec in enumerate(metrics):
+        metric = build_metric(spec, index, interval, min_requests)
         if any(m.name == metric.name for m in built):
-            raise AnalysisError("metric %r is listed twice" % metric.name)
+            raise ParameterError(metric.param + ".name", "metric %r is listed twice" % metric.name)
         built.append(metric)
     config = Config(metrics=built, variables=merged, interval=interval_s, iterations=iterations,
-                    failed_checks_limit=failed_checks_limit, no_data=no_data,
+                    failed_checks_limit=failed_checks_limit, failed_checks_so_far=failed_checks_so_far,
+                    stop_early_on_pass=bool(stop_early_on_pass), no_data=no_data,
                     no_data_timeout=parse_duration(no_data_timeout, "no_data_timeout"),
                     initial_delay=parse_duration(initial_delay, "initial_delay"),
                     requests_template=requests_query or REQUEST_COUNT_QUERY)
@@ -208,7 +258,7 @@ def build_config(metrics, variables=None, interval="1m", iterations=1, failed_ch
 
 def metric_query(config, metric):
     variables = dict(config.variables, interval=metric.window)
-    return render(metric.template, variables, "query of metric %r" % metric.name)
+    return render(metric.template, variables, metric.param + ".query", "the query of metric %r" % metric.name)
 
 
 def requests_query_for(config, window):
@@ -221,6 +271,8 @@ def format_number(value):
     """A value as a person reads it: at most three decimals, no trailing zeros."""
     if value is None:
         return "none"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
     text = "%.3f" % value
     return text.rstrip("0").rstrip(".") if "." in text else text
 
@@ -228,8 +280,10 @@ def format_number(value):
 def read_value(data):
     """(value, raw, why_no_data) from the data of an instant query.
 
-    A value is a finite float; NaN, +Inf, -Inf and an empty result are no data (value None, `why`
-    says which). More than one series is an error: a gate needs one number, never a pick among many.
+    NaN and an empty result are no data (value None, `why` says which). An infinity is returned as
+    the value, with `why` set: it is a breach of the bound it lies beyond (a p99 slower than the
+    highest histogram bucket is +Inf), and no data otherwise. More than one series is an error: a gate
+    needs one number, never a pick among many.
     """
     if not isinstance(data, dict):
         raise AnalysisError("the query's answer has no data")
@@ -256,7 +310,7 @@ def read_value(data):
     if math.isnan(value):
         return None, raw, "query returned NaN"
     if math.isinf(value):
-        return None, raw, "query returned %s" % raw
+        return value, raw, "query returned %s" % raw
     return value, raw, None
 
 
@@ -265,7 +319,7 @@ def _labels(labels):
 
 
 def judge(value, minimum, maximum):
-    """("pass" | "fail", reason) of a finite value against inclusive bounds."""
+    """("pass" | "fail", reason) of a value against inclusive bounds."""
     if minimum is not None and value < minimum:
         return "fail", "%s < min %s" % (format_number(value), format_number(minimum))
     if maximum is not None and value > maximum:
@@ -279,7 +333,7 @@ def judge(value, minimum, maximum):
 
 
 def no_data_verdict(policy, may_wait):
-    """What a check without data counts as: "fail", "skip", or "wait" (not counted yet).
+    """What a metric without data counts as: "fail", "skip", or "wait" (not counted yet).
 
     Once the wait deadline has passed (`may_wait` false), waiting turns into failing."""
     if policy == "wait":
@@ -293,11 +347,20 @@ def _timestamp(seconds):
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def measure(config, iteration, attempt, query, now, may_wait, records):
+def _warned(record, warnings):
+    """Add what Prometheus warned about with its last answer (a partial answer) to the record."""
+    for text in (warnings() if warnings else None) or ():
+        got = record.setdefault("prometheus_warnings", [])
+        if text not in got:
+            got.append(text)
+
+
+def measure(config, iteration, attempt, query, now, may_wait, records, warnings=None):
     """Measure every metric once, appending one check record per metric to `records`.
 
-    `query(promql)` returns the data of an instant query (Prometheus' `data` object). A record is
-    appended before its queries run, so when one raises, the last record names the metric it was for.
+    `query(promql)` returns the data of an instant query (Prometheus' `data` object), `warnings()`
+    (optional) the warnings of its last answer. A record is appended before its queries run, so when
+    one raises, the last record names the metric it was for.
     """
     requests_by_window = {}
     for metric in config.metrics:
@@ -309,15 +372,22 @@ def measure(config, iteration, attempt, query, now, may_wait, records):
         if metric.min_requests:
             record["requests_query"] = requests_query_for(config, metric.window)
             if metric.window not in requests_by_window:
-                requests_by_window[metric.window] = query(record["requests_query"])
-            count = read_value(requests_by_window[metric.window])[0] or 0.0
+                requests_by_window[metric.window] = (query(record["requests_query"]), warnings and warnings())
+            data, said = requests_by_window[metric.window]
+            _warned(record, lambda: said)
+            count = read_value(data)[0]
+            count = count if count is not None and math.isfinite(count) else 0.0
             record.update(requests=count, min_requests=metric.min_requests)
             if count < metric.min_requests:
                 too_few = "%s requests < min_requests %d" % (format_number(count), metric.min_requests)
         value, raw, why = read_value(query(record["query"]))
-        record["value"] = value
-        if raw is not None and value is None:
+        _warned(record, warnings)
+        finite = value is not None and math.isfinite(value)
+        record["value"] = value if finite else None
+        if raw is not None and not finite:
             record["raw"] = raw
+        if value is not None and not finite and judge(value, metric.minimum, metric.maximum)[0] == "fail":
+            why = None  # an infinity beyond a bound is a breach (value +Inf > max), not missing data
         if why or too_few:
             verdict = no_data_verdict(config.no_data, may_wait)
             record["verdict"] = verdict
@@ -331,23 +401,24 @@ def measure(config, iteration, attempt, query, now, may_wait, records):
 
 
 def check_verdict(records):
-    """The verdict of one check from its metrics: one failure fails it; a metric still waiting
-    keeps it from counting; all skipped skips it; otherwise it passes."""
+    """The verdict of one check from its metrics: one failure fails it; a metric still waiting keeps it
+    from counting; a metric without data (skipped) makes it a skipped check, never a pass: a check
+    passes only when every metric passed on data."""
     verdicts = set(r["verdict"] for r in records)
-    for verdict in ("fail", "wait"):
+    for verdict in ("fail", "wait", "skip"):
         if verdict in verdicts:
             return verdict
-    if verdicts == {"skip"}:
-        return "skip"
     return "pass"
 
 
 class Analysis(object):
     """The decision state of an analysis: counts, stop rule, verdict and reason.
 
-    Stop rule: the verdict is "fail" once failed checks reach failed_checks_limit, and "pass" once
-    the checks left can no longer reach it. The analysis stops as soon as either holds, which is
-    at the latest after `iterations` checks.
+    Stop rule: the verdict is "fail" as soon as the failed checks (with `failed_checks_so_far`) reach
+    failed_checks_limit. Otherwise every one of `iterations` checks runs, as the observation time asked
+    for; with `stop_early_on_pass` the analysis passes as soon as the checks left could no longer reach the
+    limit. A pass needs evidence: at least one passed check, so an analysis whose checks were all skipped
+    for no data fails.
     """
 
     def __init__(self, config):
@@ -359,10 +430,22 @@ class Analysis(object):
         self.skipped_checks = 0
         self.error = None
         self.verdict = None
+        # Earlier steps may have used up the limit already: nothing this analysis sees can undo that.
+        self.limit_reached_before = config.failed_checks_so_far >= config.failed_checks_limit
+        if self.limit_reached_before:
+            self.verdict = "fail"
 
     @property
     def done(self):
         return self.verdict is not None
+
+    @property
+    def passed_checks(self):
+        return self.iterations_run - self.failed_checks - self.skipped_checks
+
+    @property
+    def failed_checks_total(self):
+        return self.config.failed_checks_so_far + self.failed_checks
 
     def record(self, records):
         """Take the records of one attempt; return the check's verdict."""
@@ -377,9 +460,12 @@ class Analysis(object):
         elif verdict == "skip":
             self.skipped_checks += 1
         left = self.config.iterations - self.iterations_run
-        if self.failed_checks >= self.config.failed_checks_limit:
+        if self.failed_checks_total >= self.config.failed_checks_limit:
             self.verdict = "fail"
-        elif self.failed_checks + left < self.config.failed_checks_limit:
+        elif not left:
+            self.verdict = "pass" if self.passed_checks else "fail"
+        elif (self.config.stop_early_on_pass and self.passed_checks
+              and self.failed_checks_total + left < self.config.failed_checks_limit):
             self.verdict = "pass"
         return verdict
 
@@ -390,34 +476,61 @@ class Analysis(object):
 
     @property
     def stopped_early(self):
-        return self.done and self.error is None and self.iterations_run < self.config.iterations
+        return (self.done and self.error is None and not self.limit_reached_before
+                and self.iterations_run < self.config.iterations)
+
+    def _limit_text(self):
+        text = "failed_checks_limit %d reached" % self.config.failed_checks_limit
+        if self.config.failed_checks_so_far:
+            text += " with %d failed in earlier steps" % self.config.failed_checks_so_far
+        return text
+
+    def reasons(self):
+        """One line per failing or skipped metric (or the error), naming its value and threshold."""
+        if self.limit_reached_before:
+            return ["failed_checks_so_far %d already reaches failed_checks_limit %d: no check was run"
+                    % (self.config.failed_checks_so_far, self.config.failed_checks_limit)]
+        if self.error:
+            return [self.error]
+        counted = [r for r in self.checks if r["verdict"] != "wait"]
+        parts = []
+        for metric in self.config.metrics:
+            mine = [r for r in counted if r["metric"] == metric.name]
+            # Failing values, missing data and skipped metrics are told apart: they call for different fixes.
+            for group in ([r for r in mine if r["verdict"] == "fail" and "no_data" not in r],
+                          [r for r in mine if r["verdict"] == "fail" and "no_data" in r],
+                          [r for r in mine if r["verdict"] == "skip"]):
+                if group:
+                    parts.append("%s in %d of %d checks" % (group[-1]["reason"], len(group), self.iterations_run))
+        return parts
 
     def reason(self):
         """One line: why the verdict is what it is, naming metrics, values and thresholds."""
+        if self.limit_reached_before:
+            return self.reasons()[0]
         if self.error:
             return "analysis stopped after %d of %d checks: %s" % (
                 self.iterations_run, self.config.iterations, self.error)
-        counted = [r for r in self.checks if r["verdict"] != "wait"]
+        parts = "; ".join(self.reasons())
+        if self.verdict == "fail" and self.failed_checks_total >= self.config.failed_checks_limit:
+            return "%s (%s)" % (parts, self._limit_text())
         if self.verdict == "fail":
-            parts = []
-            for metric in self.config.metrics:
-                failed = [r for r in counted if r["metric"] == metric.name and r["verdict"] == "fail"]
-                # Failing values and missing data are told apart: they call for different fixes.
-                for group in ([r for r in failed if "no_data" not in r], [r for r in failed if "no_data" in r]):
-                    if group:
-                        parts.append("%s in %d of %d checks" % (group[-1]["reason"], len(group), self.iterations_run))
-            return "%s (failed_checks_limit %d reached)" % ("; ".join(parts), self.config.failed_checks_limit)
-        text = "%d of %d checks passed" % (self.iterations_run - self.failed_checks - self.skipped_checks,
-                                           self.iterations_run)
+            return "no check passed, so nothing shows the candidate healthy: %s" % parts
+        text = "%d of %d checks passed" % (self.passed_checks, self.iterations_run)
         if self.failed_checks:
-            text += ", %d failed (below failed_checks_limit %d)" % (self.failed_checks, self.config.failed_checks_limit)
+            text += ", %d failed (below failed_checks_limit %d" % (self.failed_checks, self.config.failed_checks_limit)
+            if self.config.failed_checks_so_far:
+                text += ", %d failed in all" % self.failed_checks_total
+            text += ")"
         if self.skipped_checks:
             text += ", %d skipped for no data (no_data=skip)" % self.skipped_checks
         if self.stopped_early:
             text += "; stopped after %d of %d iterations: the rest could not reach failed_checks_limit %d" % (
                 self.iterations_run, self.config.iterations, self.config.failed_checks_limit)
+        if parts:
+            text += "; " + parts
         latest = {}
-        for r in counted:
+        for r in self.checks:
             if r["verdict"] == "pass":
                 latest[r["metric"]] = r["reason"]
         if latest:
@@ -426,16 +539,23 @@ class Analysis(object):
 
     def result(self):
         """The decision record returned to the user."""
+        warnings = []
+        for record in self.checks:
+            warnings.extend(w for w in record.get("prometheus_warnings", ()) if w not in warnings)
         out = {
             "verdict": self.verdict,
             "reason": self.reason(),
+            "reasons": self.reasons(),
             "checks": self.checks,
             "failed_checks": self.failed_checks,
+            "failed_checks_so_far": self.config.failed_checks_so_far,
+            "failed_checks_total": self.failed_checks_total,
             "skipped_checks": self.skipped_checks,
             "iterations_run": self.iterations_run,
             "iterations": self.config.iterations,
             "failed_checks_limit": self.config.failed_checks_limit,
             "stopped_early": self.stopped_early,
+            "prometheus_warnings": warnings,
         }
         if self.error:
             out["error"] = self.error

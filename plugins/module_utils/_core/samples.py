@@ -12,22 +12,27 @@ import datetime
 import math
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError, parse_duration
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
 
 
-def parse_time(text, what):
+def parse_time(text, param):
     """Unix seconds from a Unix timestamp or an RFC 3339 date such as 2026-11-22T03:00:00Z."""
     text = str(text).strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ParameterError(param, "must be a finite Unix timestamp, got %r" % text)
+        return seconds
     try:
         stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise AnalysisError("%s %r is neither a Unix timestamp nor an RFC 3339 time such as 2026-11-22T03:00:00Z"
-                            % (what, text))
+        raise ParameterError(param, "%r is neither a Unix timestamp nor an RFC 3339 time such as 2026-11-22T03:00:00Z"
+                             % text)
     if stamp.tzinfo is None:
-        raise AnalysisError("%s %r has no time zone: add Z or an offset such as +01:00" % (what, text))
+        raise ParameterError(param, "%r has no time zone: add Z or an offset such as +01:00" % text)
     return stamp.timestamp()
 
 
@@ -37,16 +42,18 @@ def time_range(start, end, step, now):
     end_s = now if end in (None, "") else parse_time(end, "end")
     try:
         start_s = end_s - parse_duration(start, "start")
-    except AnalysisError:
+    except ParameterError:
         start_s = parse_time(start, "start")
     try:
         step_s = float(step)
     except (TypeError, ValueError):
         step_s = parse_duration(step, "step")
+    if not math.isfinite(step_s):
+        raise ParameterError("step", "must be a finite number of seconds, got %r" % step)
     if step_s <= 0:
-        raise AnalysisError("step must be longer than 0s")
+        raise ParameterError("step", "must be longer than 0s")
     if start_s >= end_s:
-        raise AnalysisError("start must be before end")
+        raise ParameterError("start", "must be before end")
     return start_s, end_s, step_s
 
 

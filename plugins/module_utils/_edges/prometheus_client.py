@@ -22,6 +22,7 @@ import urllib.parse
 import urllib.request
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_number
 
 # Delays between attempts: BACKOFF, then doubling, at most BACKOFF_MAX seconds.
 BACKOFF = 0.5
@@ -80,8 +81,9 @@ class PrometheusClient(object):
             username = urllib.parse.unquote(parts.username)
             password = urllib.parse.unquote(parts.password or "")
         self.url = _redact(url).rstrip("/")
-        self.timeout = float(timeout)
-        self.retries = max(0, int(retries))
+        # A NaN, infinite or negative timeout would never time out or fail every attempt; never clamp silently.
+        self.timeout = float(check_number(timeout, "timeout", above=0))
+        self.retries = check_number(retries, "retries", minimum=0, integer=True)
         self.sleep = sleep
         self.queries = 0
         self.requests = 0

@@ -13,16 +13,19 @@ from __future__ import annotations
 from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import Analysis, AnalysisError, measure
 
 
-def run_analysis(config, query, clock, sleep, query_errors=()):
+def run_analysis(config, query, clock, sleep, query_errors=(), warnings=None):
     """Run the analysis: measure every `config.interval` until the verdict is reached.
 
     `query(promql)` returns an instant query's data and raises one of `query_errors` when
     Prometheus cannot answer; such an error, like an AnalysisError, ends the analysis with the
     verdict "fail" at once. With no_data=wait a check without data is measured again, without
     counting, until `no_data_timeout` after the start; from then on no data fails the check.
-    Returns the Analysis.
+    `warnings()` (optional) returns what Prometheus warned about in its last answer; it goes into
+    the check records. Returns the Analysis.
     """
     analysis = Analysis(config)
+    if analysis.done:  # failed_checks_so_far already reaches the limit
+        return analysis
     start = clock()
     if config.initial_delay:
         sleep(config.initial_delay)
@@ -31,7 +34,8 @@ def run_analysis(config, query, clock, sleep, query_errors=()):
         now = clock()
         records = []
         try:
-            measure(config, analysis.iterations_run + 1, analysis.attempts + 1, query, now, now < deadline, records)
+            measure(config, analysis.iterations_run + 1, analysis.attempts + 1, query, now, now < deadline, records,
+                    warnings)
         except (AnalysisError,) + tuple(query_errors) as exc:
             message = str(exc)
             if records:

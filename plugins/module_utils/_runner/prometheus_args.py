@@ -29,13 +29,6 @@ PROMETHEUS_MUTUALLY_EXCLUSIVE = [("token", "username")]
 PROMETHEUS_REQUIRED_TOGETHER = [("username", "password")]
 
 
-def prometheus_argument_spec(**extra):
-    """The shared connection options plus a module's own."""
-    spec = dict((k, dict(v)) for k, v in PROMETHEUS_ARGS.items())
-    spec.update(extra)
-    return spec
-
-
 def client_from_params(params, **kwargs):
     """A PrometheusClient from the module's parameters.
 

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core import analysis as A
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
 
 VARS = {"namespace": "shop", "workload": "podinfo-v2", "service": "podinfo", "version": "v2"}
@@ -98,8 +99,9 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize("text", ["30", "", "1.5m", "-1s", "1s1m", "5 minutes", "m", "1M"])
 def test_parse_duration_rejects_what_prometheus_would(text):
-    with pytest.raises(A.AnalysisError, match="is not a duration"):
+    with pytest.raises(ParameterError, match="^interval: .* is not a duration") as err:
         A.parse_duration(text, "interval")
+    assert err.value.param == "interval"
 
 
 def test_render_replaces_every_placeholder():
@@ -112,14 +114,14 @@ def test_render_leaves_regex_anchors_and_plain_dollars_alone():
 
 
 def test_render_refuses_an_unset_variable_and_says_which():
-    with pytest.raises(A.AnalysisError) as err:
+    with pytest.raises(ParameterError) as err:
         A.render('x{ns="${namespace}",w="${workload}",v="${version}",t="${team}"}', {"namespace": "shop", "version": ""})
-    assert str(err.value) == ("query uses ${team}, ${version}, ${workload}, which are not set: add team to vars, "
-                              "set the version option, set the workload option")
+    assert str(err.value) == ("query: the query uses ${team}, ${version}, ${workload}, which are not set: add team to "
+                              "vars, set the version option, set the workload option")
 
 
 def test_render_refuses_a_placeholder_that_is_no_name():
-    with pytest.raises(A.AnalysisError, match=r"\$\{1x\} that is not a variable name"):
+    with pytest.raises(ParameterError, match=r"\$\{1x\} that is not a variable name"):
         A.render("x[${1x}]", {"1x": "5m"})
 
 
@@ -132,9 +134,10 @@ def test_builtin_queries_are_flaggers_for_istio():
     cfg = config(interval="30s")
     success, duration = [A.metric_query(cfg, m) for m in cfg.metrics]
     sel = 'reporter="destination",destination_workload_namespace="shop",destination_workload=~"podinfo-v2"'
-    # Flagger's success rate is the same ratio written as  sum(ok) / sum(all) * 100.
+    # Flagger's success rate is the same ratio written as  sum(ok) / sum(all) * 100, except that here no
+    # successful request at all is 0 (`or vector(0)`), not a missing series: a candidate answering only 5xx.
     assert _flagger(success) == _flagger(
-        '100 * sum(rate(istio_requests_total{%s,response_code!~"5.*"}[30s]))'
+        '100 * (sum(rate(istio_requests_total{%s,response_code!~"5.*"}[30s])) or vector(0))'
         ' / sum(rate(istio_requests_total{%s}[30s]))' % (sel, sel))
     assert _flagger(duration) == _flagger(
         "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{%s}[30s])) by (le))" % sel)
@@ -155,34 +158,50 @@ def test_custom_query_uses_builtin_and_own_variables():
 
 # ---------------------------------------------------------------- validation
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"metrics": []}, "metrics is empty"),
-    ({"metrics": [{"name": "latency", "max": 1}]}, "'latency' is not built in .* so it needs a query"),
-    ({"metrics": [{"name": "request-duration"}]}, "neither min nor max"),
-    ({"metrics": [{"name": "request-duration", "min": 5, "max": 1}]}, "min 5 above max 1"),
-    ({"metrics": [{"name": "request-duration", "max": "fast"}]}, "max of metric 'request-duration' must be a number"),
-    ({"metrics": [{"name": "request-duration", "max": float("nan")}]}, "must be a finite number"),
-    ({"metrics": [{"query": "up", "max": 1}]}, "every metric needs a name"),
-    ({"metrics": [DURATION, DURATION]}, "listed twice"),
-    ({"metrics": [dict(DURATION, interval="0s")]}, "must be longer than 0s"),
-    ({"metrics": [dict(DURATION, interval="5min")]}, "interval of metric 'request-duration' '5min' is not a duration"),
-    ({"metrics": [dict(DURATION, min_requests=-1)]}, "min_requests of metric 'request-duration' must be 0 or more"),
-    ({"iterations": 0}, "iterations must be 1 or more"),
-    ({"iterations": 3, "failed_checks_limit": 4}, r"failed_checks_limit must be between 1 and iterations \(3\), got 4"),
-    ({"failed_checks_limit": 0}, "failed_checks_limit must be between 1"),
-    ({"no_data": "ignore"}, "no_data must be one of fail, skip, wait"),
-    ({"no_data_timeout": "soon"}, "no_data_timeout 'soon' is not a duration"),
-    ({"interval": "1 minute"}, "interval '1 minute' is not a duration"),
-    ({"vars": {"namespace": "other"}}, "vars may not set 'namespace'"),
-    ({"vars": {"my-var": "x"}}, "is not a variable name"),
-    ({"variables": {"namespace": "shop"}}, r"query of metric 'request-success-rate' uses \$\{workload\}, which is not set: set the workload option"),
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("kwargs,param,message", [
+    ({"metrics": []}, "metrics", "is empty"),
+    ({"metrics": [{"name": "latency", "max": 1}]}, "metrics[0].query", "'latency' is not built in .* so it needs a query"),
+    ({"metrics": [{"name": "request-duration"}]}, "metrics[0]", "neither min nor max"),
+    ({"metrics": [{"name": "request-duration", "min": 5, "max": 1}]}, "metrics[0].min", "min 5 above max 1"),
+    ({"metrics": [{"name": "request-duration", "max": "fast"}]}, "metrics[0].max", "must be a number, got 'fast'"),
+    ({"metrics": [{"name": "request-duration", "max": NAN}]}, "metrics[0].max", "must be a finite number, got nan"),
+    ({"metrics": [SUCCESS, {"name": "request-duration", "max": INF}]}, "metrics[1].max", "must be a finite number"),
+    ({"metrics": [{"name": "request-duration", "max": -INF}]}, "metrics[0].max", "must be a finite number"),
+    ({"metrics": [{"name": "request-success-rate", "min": NAN}]}, "metrics[0].min", "must be a finite number"),
+    ({"metrics": [{"name": "request-success-rate", "min": -INF, "max": 5}]}, "metrics[0].min", "must be a finite"),
+    ({"metrics": [{"query": "up", "max": 1}]}, "metrics[0].name", "every metric needs a name"),
+    ({"metrics": [DURATION, DURATION]}, "metrics[1].name", "listed twice"),
+    ({"metrics": [dict(DURATION, interval="0s")]}, "metrics[0].interval", "must be longer than 0s"),
+    ({"metrics": [dict(DURATION, interval="5min")]}, "metrics[0].interval", "'5min' is not a duration"),
+    ({"metrics": [dict(DURATION, min_requests=-1)]}, "metrics[0].min_requests", "must be at least 0, got -1"),
+    ({"iterations": 0}, "iterations", "must be at least 1, got 0"),
+    ({"iterations": NAN}, "iterations", "must be an integer, got nan"),
+    ({"iterations": 3, "failed_checks_limit": 4}, "failed_checks_limit", r"must be between 1 and iterations \(3\), got 4"),
+    ({"failed_checks_limit": 0}, "failed_checks_limit", "must be at least 1"),
+    ({"failed_checks_limit": INF}, "failed_checks_limit", "must be an integer"),
+    ({"failed_checks_so_far": -1}, "failed_checks_so_far", "must be at least 0, got -1"),
+    ({"min_requests": -5}, "min_requests", "must be at least 0, got -5"),
+    ({"no_data": "ignore"}, "no_data", "must be one of fail, skip, wait"),
+    ({"no_data_timeout": "soon"}, "no_data_timeout", "'soon' is not a duration"),
+    ({"initial_delay": "-1s"}, "initial_delay", "'-1s' is not a duration"),
+    ({"interval": "1 minute"}, "interval", "'1 minute' is not a duration"),
+    ({"interval": "0s"}, "interval", "must be longer than 0s"),
+    ({"vars": {"namespace": "other"}}, "vars", "may not set 'namespace'"),
+    ({"vars": {"my-var": "x"}}, "vars", "is not a variable name"),
+    ({"variables": {"namespace": "shop"}}, "metrics[0].query",
+     r"query of metric 'request-success-rate' uses \$\{workload\}, which is not set: set the workload option"),
     ({"min_requests": 10, "requests_query": "sum(x{v=\"${version}\"})", "variables": {"namespace": "a", "workload": "b"}},
-     r"requests_query uses \$\{version\}"),
+     "requests_query", r"uses \$\{version\}"),
 ])
-def test_build_config_refuses_a_gate_that_cannot_be_judged(kwargs, message):
+def test_build_config_refuses_a_gate_that_cannot_be_judged_naming_the_option(kwargs, param, message):
     metrics = kwargs.pop("metrics", [SUCCESS, DURATION])
-    with pytest.raises(A.AnalysisError, match=message):
+    with pytest.raises(ParameterError, match=message) as err:
         config(metrics, **kwargs)
+    assert err.value.param == param
+    assert str(err.value).startswith(param + ": ")
 
 
 def test_build_config_normalises():
@@ -201,8 +220,8 @@ def test_build_config_normalises():
     ({"resultType": "scalar", "result": [1.0, "3"]}, (3.0, "3", None)),
     (EMPTY, (None, None, "query returned no series")),
     (vector("NaN"), (None, "NaN", "query returned NaN")),
-    (vector("+Inf"), (None, "+Inf", "query returned +Inf")),
-    (vector("-Inf"), (None, "-Inf", "query returned -Inf")),
+    (vector("+Inf"), (math.inf, "+Inf", "query returned +Inf")),
+    (vector("-Inf"), (-math.inf, "-Inf", "query returned -Inf")),
 ])
 def test_read_value(data, expected):
     assert A.read_value(data) == expected
@@ -245,7 +264,9 @@ def test_no_data_verdict():
 
 @pytest.mark.parametrize("verdicts,expected", [
     (["pass", "pass"], "pass"), (["pass", "fail"], "fail"), (["wait", "fail"], "fail"),
-    (["pass", "wait"], "wait"), (["skip", "skip"], "skip"), (["skip", "pass"], "pass"),
+    (["pass", "wait"], "wait"), (["skip", "skip"], "skip"),
+    # A metric without data never lets its check pass: skip means neither pass nor fail.
+    (["skip", "pass"], "skip"), (["pass", "skip"], "skip"), (["skip", "fail"], "fail"),
 ])
 def test_check_verdict(verdicts, expected):
     assert A.check_verdict([{"verdict": v} for v in verdicts]) == expected
@@ -291,11 +312,34 @@ def test_it_stops_as_soon_as_the_limit_is_reached():
                                 "(failed_checks_limit 2 reached)")
 
 
-def test_it_stops_with_a_pass_once_the_limit_is_out_of_reach():
+def test_every_iteration_runs_on_a_pass_by_default():
+    # iterations is the observation time asked for: 5 and limit 5 used to run ONE check.
+    t = FakeTime()
+    result = run(config(iterations=5, failed_checks_limit=5), FakeQuery(), t).result()
+    assert result["verdict"] == "pass" and result["iterations_run"] == 5 and not result["stopped_early"]
+    assert t.sleeps == [10, 10, 10, 10]
+    assert result["reason"].startswith("5 of 5 checks passed; last: ")
+
+
+def test_it_stops_with_a_pass_once_the_limit_is_out_of_reach_when_asked():
     # 5 iterations, limit 3: after 3 passes the 2 checks left cannot make 3 failures.
-    result = run(config(iterations=5, failed_checks_limit=3), FakeQuery()).result()
+    result = run(config(iterations=5, failed_checks_limit=3, stop_early_on_pass=True), FakeQuery()).result()
     assert result["verdict"] == "pass" and result["iterations_run"] == 3 and result["stopped_early"]
     assert "stopped after 3 of 5 iterations: the rest could not reach failed_checks_limit 3" in result["reason"]
+
+
+def test_a_fail_stops_at_once_whatever_stop_early_on_pass_says():
+    for early in (False, True):
+        result = run(config(iterations=5, failed_checks_limit=1, stop_early_on_pass=early),
+                     FakeQuery(success=[100, 50])).result()
+        assert result["verdict"] == "fail" and result["iterations_run"] == 2 and result["stopped_early"]
+
+
+def test_stop_early_on_pass_never_stops_on_skipped_checks_alone():
+    # No check passed yet: the limit is out of reach, but nothing shows the candidate healthy.
+    prom = FakeQuery(success=["NaN", "NaN", "NaN", 100], duration=100)
+    result = run(config(iterations=5, failed_checks_limit=3, no_data="skip", stop_early_on_pass=True), prom).result()
+    assert result["verdict"] == "pass" and result["iterations_run"] == 4 and result["skipped_checks"] == 3
 
 
 def test_failures_below_the_limit_pass_and_say_so():
@@ -318,22 +362,29 @@ def test_one_check_fails_once_however_many_metrics_fail_in_it():
     assert result["failed_checks"] == 2 and result["iterations_run"] == 2
 
 
+@pytest.mark.parametrize("early", [False, True])
 @pytest.mark.parametrize("iterations", range(1, 6))
-def test_verdict_is_exactly_the_count_of_failures_against_the_limit(iterations):
-    """Every sequence of pass/fail checks, every limit: early stop never changes the verdict."""
+def test_verdict_is_exactly_the_count_of_failures_against_the_limit(iterations, early):
+    """Every sequence of pass/fail checks, every limit, failures carried in or not: stopping never changes
+    the verdict. A fail stops at once; a pass runs every iteration unless stop_early_on_pass."""
     for limit in range(1, iterations + 1):
-        for outcome in itertools.product((True, False), repeat=iterations):
-            values = [100 if ok else 50 for ok in outcome]
-            t = FakeTime()
-            analysis = run(config([SUCCESS], iterations=iterations, failed_checks_limit=limit),
-                           FakeQuery(success=values), t)
-            failures = outcome.count(False)
-            assert analysis.verdict == ("fail" if failures >= limit else "pass"), (outcome, limit)
-            # It ran exactly as far as needed to know.
-            needed = next(n for n in range(1, iterations + 1)
-                          if outcome[:n].count(False) >= limit or outcome[:n].count(False) + iterations - n < limit)
-            assert analysis.iterations_run == needed, (outcome, limit)
-            assert len(t.sleeps) == needed - 1
+        for before in range(limit):
+            for outcome in itertools.product((True, False), repeat=iterations):
+                values = [100 if ok else 50 for ok in outcome]
+                t = FakeTime()
+                analysis = run(config([SUCCESS], iterations=iterations, failed_checks_limit=limit,
+                                      failed_checks_so_far=before, stop_early_on_pass=early),
+                               FakeQuery(success=values), t)
+                failures = outcome.count(False)
+                case = (outcome, limit, before, early)
+                assert analysis.verdict == ("fail" if before + failures >= limit else "pass"), case
+                # It ran exactly as far as asked or needed to know.
+                needed = next(n for n in range(1, iterations + 1)
+                              if before + outcome[:n].count(False) >= limit or n == iterations
+                              or (early and before + outcome[:n].count(False) + iterations - n < limit))
+                assert analysis.iterations_run == needed, case
+                assert len(t.sleeps) == needed - 1
+                assert analysis.result()["failed_checks_total"] == before + outcome[:needed].count(False)
 
 
 # ---------------------------------------------------------------- no data
@@ -369,10 +420,25 @@ def test_no_data_skip_does_not_count_and_says_so():
     assert result["reason"].startswith("2 of 3 checks passed, 1 skipped for no data (no_data=skip)")
 
 
-def test_no_data_skip_with_no_data_at_all_passes_but_shows_it():
-    result = run(config(iterations=2, no_data="skip"), FakeQuery(success="NaN", duration="NaN")).result()
-    assert result["verdict"] == "pass"
-    assert result["reason"] == "0 of 2 checks passed, 2 skipped for no data (no_data=skip)"
+def test_no_data_skip_with_no_data_at_all_fails_naming_every_skipped_metric():
+    # Was a pass ("0 of 2 checks passed, 2 skipped"): a gate that saw nothing must not pass.
+    result = run(config(iterations=2, no_data="skip"), FakeQuery(success="NaN", duration=EMPTY)).result()
+    assert result["verdict"] == "fail" and result["skipped_checks"] == 2 and result["failed_checks"] == 0
+    assert result["reasons"] == [
+        "request-success-rate: no data (query returned NaN), skipped (no_data=skip) in 2 of 2 checks",
+        "request-duration: no data (query returned no series), skipped (no_data=skip) in 2 of 2 checks"]
+    assert result["reason"] == "no check passed, so nothing shows the candidate healthy: " + "; ".join(result["reasons"])
+
+
+def test_a_metric_without_data_never_lets_its_check_pass():
+    # The fail-open case: with no_data=skip a passing duration used to make the check (and the gate) pass
+    # while the success rate had no data at all.
+    result = run(config(iterations=1, no_data="skip"), FakeQuery(success=EMPTY, duration=100)).result()
+    assert result["verdict"] == "fail"
+    assert [c["verdict"] for c in result["checks"]] == ["skip", "pass"]
+    assert result["skipped_checks"] == 1 and result["iterations_run"] == 1
+    assert result["reasons"] == [
+        "request-success-rate: no data (query returned no series), skipped (no_data=skip) in 1 of 1 checks"]
 
 
 def test_no_data_skip_still_fails_a_metric_with_data():
@@ -521,3 +587,143 @@ def test_failing_values_and_missing_data_of_one_metric_are_told_apart():
     assert "no_data" not in result["checks"][0]
     assert result["reason"] == ("request-success-rate = 96.5 < min 99 in 2 of 3 checks; request-success-rate: "
                                 "no data (5 requests < min_requests 20) in 1 of 3 checks (failed_checks_limit 3 reached)")
+
+
+# ---------------------------------------------------------------- a candidate that fails every request
+
+def test_no_successful_request_is_a_success_rate_of_0_not_no_data():
+    # With traffic and only 5xx answers, `or vector(0)` makes the built-in query answer 0 (the test bed's
+    # tests/integration/prometheus run it on a real Prometheus); the gate then names the real failure.
+    result = run(config([SUCCESS]), FakeQuery(success=0)).result()
+    assert result["verdict"] == "fail"
+    assert result["checks"][0]["value"] == 0.0 and "no_data" not in result["checks"][0]
+    assert result["reason"] == "request-success-rate = 0 < min 99 in 1 of 1 checks (failed_checks_limit 1 reached)"
+
+
+# ---------------------------------------------------------------- infinities
+
+def test_a_p99_of_inf_is_a_breach_of_max_not_no_data():
+    # histogram_quantile answers +Inf when the p99 is slower than the highest bucket.
+    result = run(config([DURATION], no_data="skip"), FakeQuery(duration="+Inf")).result()
+    check = result["checks"][0]
+    assert result["verdict"] == "fail"
+    assert check["verdict"] == "fail" and check["value"] is None and check["raw"] == "+Inf" and "no_data" not in check
+    assert check["reason"] == "request-duration = +Inf > max 500"
+    assert result["reasons"] == ["request-duration = +Inf > max 500 in 1 of 1 checks"]
+
+
+def test_minus_inf_is_a_breach_of_min():
+    result = run(config([{"name": "x", "query": "q", "min": 0}]), FakeQuery(custom="-Inf")).result()
+    assert result["checks"][0]["reason"] == "x = -Inf < min 0" and result["verdict"] == "fail"
+
+
+def test_a_p99_of_nan_is_still_no_data():
+    result = run(config([DURATION]), FakeQuery(duration="NaN")).result()
+    assert result["verdict"] == "fail"
+    assert result["checks"][0]["no_data"] == "query returned NaN"
+    assert result["reason"] == "request-duration: no data (query returned NaN) in 1 of 1 checks (failed_checks_limit 1 reached)"
+
+
+def test_an_infinity_within_the_bounds_is_no_data_never_a_pass():
+    for policy, verdict in (("fail", "fail"), ("skip", "skip")):
+        result = run(config([SUCCESS], no_data=policy), FakeQuery(success="+Inf")).result()
+        assert result["checks"][0]["verdict"] == verdict and result["verdict"] == "fail"
+
+
+# ---------------------------------------------------------------- escaping template values
+
+def test_a_quote_or_backslash_in_a_workload_stays_in_the_string():
+    cfg = config([SUCCESS], variables=dict(VARS, workload='podinfo-"v2\\d'))
+    query = A.metric_query(cfg, cfg.metrics[0])
+    assert 'destination_workload=~"podinfo-\\"v2\\\\d"' in query
+    assert query.count("destination_workload=~") == 2
+
+
+def test_a_workload_cannot_inject_promql():
+    # Unescaped, this workload turned the success rate into `... * 0 + 1 or vector(100)`: always 100 %.
+    evil = 'x"}[1m]))*0+1 or vector(100) #'
+    cfg = config([SUCCESS], variables=dict(VARS, workload=evil))
+    query = A.metric_query(cfg, cfg.metrics[0])
+    assert 'destination_workload=~"x\\"}[1m]))*0+1 or vector(100) #"' in query
+    # Outside the string literals the query is exactly the built-in one.
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"', '""', query)
+    assert outside == re.sub(r'"(?:[^"\\]|\\.)*"', '""', A.metric_query(config([SUCCESS]), config([SUCCESS]).metrics[0]))
+
+
+@pytest.mark.parametrize("template,value,rendered", [
+    ("x{a='${v}'}", "it's", "x{a='it\\'s'}"),
+    ('x{a="${v}"}', "line\nbreak", 'x{a="line\\nbreak"}'),
+    ("x{a=`${v}`}", 'a"b\\c', 'x{a=`a"b\\c`}'),
+    ('x{a="\\"${v}"}', '"', 'x{a="\\"\\""}'),
+    ("x > ${v}", "0.5", "x > 0.5"),
+    ("x > ${v}", "-1e-3", "x > -1e-3"),
+    ("rate(x[${v}])", "5m", "rate(x[5m])"),
+])
+def test_values_are_escaped_for_where_they_stand(template, value, rendered):
+    assert A.render(template, {"v": value}) == rendered
+
+
+@pytest.mark.parametrize("template,value,message", [
+    ("x > ${v}", "1 or vector(1)", r"\$\{v\} stands outside a string literal, so its value '1 or vector\(1\)'"),
+    ("x{a=`${v}`}", "a`b", r"\$\{v\} is inside a `raw string` and its value"),
+])
+def test_a_value_that_would_change_the_query_is_refused(template, value, message):
+    with pytest.raises(ParameterError, match=message) as err:
+        A.render(template, {"v": value}, "metrics[2].query")
+    assert err.value.param == "metrics[2].query"
+
+
+# ---------------------------------------------------------------- failed checks across steps
+
+def test_failed_checks_are_counted_across_steps():
+    # A canary of three steps, one limit of 2 failed checks over all of them (Flagger's threshold).
+    total = 0
+    verdicts = []
+    for step_values in ([100, 50], [50, 100], [50, 100]):
+        result = run(config([SUCCESS], iterations=2, failed_checks_limit=2, failed_checks_so_far=total),
+                     FakeQuery(success=step_values)).result()
+        assert result["failed_checks_so_far"] == total
+        total = result["failed_checks_total"]
+        verdicts.append((result["verdict"], result["failed_checks"], total))
+    # Step 1 fails once (below the limit) and passes; step 2's failure is the second in all and fails it
+    # though each step alone stayed below the limit; step 3 fails at once, without a check.
+    assert verdicts == [("pass", 1, 1), ("fail", 1, 2), ("fail", 0, 2)]
+
+
+def test_failures_carried_in_are_named_in_the_reason():
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=2, failed_checks_so_far=1),
+                 FakeQuery(success=[100, 97])).result()
+    assert result["verdict"] == "fail" and result["iterations_run"] == 2 and result["failed_checks_total"] == 2
+    assert result["reason"] == ("request-success-rate = 97 < min 99 in 1 of 2 checks "
+                                "(failed_checks_limit 2 reached with 1 failed in earlier steps)")
+    passed = run(config([SUCCESS], iterations=2, failed_checks_limit=2, failed_checks_so_far=0),
+                 FakeQuery(success=[100, 97])).result()
+    assert passed["verdict"] == "pass" and passed["failed_checks_total"] == 1
+
+
+def test_a_limit_already_reached_fails_before_any_query():
+    t = FakeTime()
+    prom = FakeQuery()
+    result = run(config(iterations=2, failed_checks_limit=2, failed_checks_so_far=2, initial_delay="30s"), prom, t).result()
+    assert result["verdict"] == "fail" and prom.calls == [] and t.sleeps == []
+    assert result["reason"] == "failed_checks_so_far 2 already reaches failed_checks_limit 2: no check was run"
+    assert result["reasons"] == [result["reason"]] and not result["stopped_early"] and result["failed_checks_total"] == 2
+
+
+# ---------------------------------------------------------------- Prometheus' warnings
+
+def test_prometheus_warnings_are_kept_per_check_and_in_all():
+    said = {"success": ["partial answer: store x unreachable"], "duration": [], "requests": ["results truncated"]}
+    prom = FakeQuery(requests=100)
+    result = run_analysis(config(min_requests=5, iterations=2), prom, FakeTime().clock, FakeTime().sleep,
+                          warnings=lambda: said[prom.calls[-1][0]])
+    result = result.result()
+    assert result["checks"][0]["prometheus_warnings"] == ["results truncated", "partial answer: store x unreachable"]
+    assert result["checks"][1]["prometheus_warnings"] == ["results truncated"]
+    assert result["prometheus_warnings"] == ["results truncated", "partial answer: store x unreachable"]
+    assert result["verdict"] == "pass"
+
+
+def test_without_warnings_there_is_no_warnings_field_per_check():
+    result = run(config(), FakeQuery()).result()
+    assert result["prometheus_warnings"] == [] and all("prometheus_warnings" not in c for c in result["checks"])

@@ -1,4 +1,4 @@
-"""prometheus_query's pure helpers (time range, answer shape) and the shared connection options."""
+"""prometheus_query's pure helpers: the time range and the answer's shape."""
 
 import json
 
@@ -6,8 +6,7 @@ import pytest
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core import samples as S
 from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import AnalysisError
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import (
-    PROMETHEUS_ARGS, client_from_params, prometheus_argument_spec)
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
 
 NOW = 1795316400.0  # 2026-11-22T03:00:00Z
 
@@ -23,8 +22,9 @@ def test_parse_time(text, seconds):
 @pytest.mark.parametrize("text,message", [("yesterday", "is neither a Unix timestamp nor an RFC 3339"),
                                           ("2026-11-22T03:00:00", "has no time zone")])
 def test_parse_time_refuses(text, message):
-    with pytest.raises(AnalysisError, match="end %r %s" % (text, message)):
+    with pytest.raises(ParameterError, match="end: %r %s" % (text, message)) as err:
         S.parse_time(text, "end")
+    assert err.value.param == "end"
 
 
 def test_time_range_relative_start_and_default_end():
@@ -34,14 +34,19 @@ def test_time_range_relative_start_and_default_end():
 
 
 @pytest.mark.parametrize("start,end,step,message", [
-    ("10m", None, "0s", "step must be longer than 0s"),
-    ("10m", None, "soon", "step 'soon' is not a duration"),
-    ("2026-11-22T04:00:00Z", "2026-11-22T03:00:00Z", "15s", "start must be before end"),
-    ("tomorrow", None, "15s", "start 'tomorrow' is neither"),
+    ("10m", None, "0s", "step: must be longer than 0s"),
+    ("10m", None, "soon", "step: 'soon' is not a duration"),
+    ("10m", None, "nan", "step: must be a finite number of seconds, got 'nan'"),
+    ("10m", None, "inf", "step: must be a finite number of seconds"),
+    ("2026-11-22T04:00:00Z", "2026-11-22T03:00:00Z", "15s", "start: must be before end"),
+    ("tomorrow", None, "15s", "start: 'tomorrow' is neither"),
+    ("10m", "nan", "15s", "end: must be a finite Unix timestamp, got 'nan'"),
+    ("inf", None, "15s", "start: must be a finite Unix timestamp"),
 ])
 def test_time_range_refuses(start, end, step, message):
-    with pytest.raises(AnalysisError, match=message):
+    with pytest.raises(ParameterError, match=message) as err:
         S.time_range(start, end, step, NOW)
+    assert err.value.param == message.split(":")[0]
 
 
 def test_samples_of_a_vector_with_nan_and_inf_kept_out_of_the_numbers():
@@ -78,36 +83,3 @@ def test_samples_of_a_scalar_and_a_string():
 def test_samples_of_an_unknown_type():
     with pytest.raises(AnalysisError, match="result type 'histogram'"):
         S.samples({"resultType": "histogram", "result": []})
-
-
-# ---------------------------------------------------------------- connection options
-
-def params(**kwargs):
-    out = dict((k, v.get("default")) for k, v in PROMETHEUS_ARGS.items())
-    out.update(url="http://127.0.0.1:9090")
-    out.update(kwargs)
-    return out
-
-
-def test_secrets_are_no_log_and_url_falls_back_to_the_environment():
-    spec = prometheus_argument_spec(query=dict(type="str"))
-    assert spec["token"]["no_log"] and spec["password"]["no_log"]
-    assert spec["url"]["fallback"][1] == ["PROMETHEUS_URL"]
-    assert "query" in spec and "query" not in PROMETHEUS_ARGS
-    spec["url"]["required"] = False
-    assert PROMETHEUS_ARGS["url"]["required"] is True  # each module gets its own copy
-
-
-def test_token_from_the_environment_only_without_explicit_credentials(monkeypatch):
-    monkeypatch.setenv("PROMETHEUS_TOKEN", "from-env")
-    assert client_from_params(params())._headers["Authorization"] == "Bearer from-env"
-    assert client_from_params(params(token="given"))._headers["Authorization"] == "Bearer given"
-    basic = client_from_params(params(username="u", password="p"))._headers["Authorization"]
-    assert basic.startswith("Basic ")
-    monkeypatch.delenv("PROMETHEUS_TOKEN")
-    assert "Authorization" not in client_from_params(params())._headers
-
-
-def test_connection_options_reach_the_client():
-    c = client_from_params(params(timeout=2.5, retries=0))
-    assert (c.url, c.timeout, c.retries) == ("http://127.0.0.1:9090", 2.5, 0)

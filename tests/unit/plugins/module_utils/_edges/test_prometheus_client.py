@@ -288,3 +288,18 @@ def test_a_ca_path_that_is_no_ca(tmp_path):
         PrometheusClient("https://127.0.0.1:1", ca_path=str(bad))
     with pytest.raises(PrometheusError, match="cannot be used as a CA bundle"):
         PrometheusClient("https://127.0.0.1:1", ca_path=os.path.join(str(tmp_path), "missing.pem"))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"timeout": float("nan")}, "timeout: must be a finite number, got nan"),
+    ({"timeout": float("inf")}, "timeout: must be a finite number, got inf"),
+    ({"timeout": 0}, "timeout: must be more than 0, got 0"),
+    ({"retries": -2}, "retries: must be at least 0, got -2"),
+    ({"retries": 1.5}, "retries: must be an integer, got 1.5"),
+])
+def test_a_timeout_or_retries_that_cannot_work_is_refused_not_clamped(kwargs, message):
+    # retries -2 used to become 0 silently, a NaN timeout reached the socket.
+    from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
+    with pytest.raises(ParameterError) as err:
+        PrometheusClient("http://127.0.0.1:9", **kwargs)
+    assert str(err.value) == message
