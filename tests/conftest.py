@@ -2,7 +2,9 @@
 
 Unit tests (tests/unit) need nothing running. Integration tests (tests/integration) run against
 the cluster named by KUBECONFIG when it is set (for example minikube with real Istio), otherwise
-against the local test bed started by `tools/testbed/testbed up`.
+against the local test bed started by `tools/testbed/testbed up`. Tooling tests (tests/tooling: the
+test bed itself, the mesh simulator, the benchmarks' smoke runs) test what is not shipped; they use
+the same fixtures and need the local test bed.
 """
 
 import os
@@ -28,6 +30,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "unit: pure tests, nothing running")
     config.addinivalue_line("markers", "integration: needs a cluster (KUBECONFIG or the local test bed)")
     config.addinivalue_line("markers", "testbed: needs the local test bed itself (audit log, Prometheus it owns)")
+    config.addinivalue_line("markers", "tooling: tests of the tooling that is not shipped (test bed, simulator, bench)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,6 +40,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
         elif rel.startswith(os.path.join("tests", "integration")):
             item.add_marker(pytest.mark.integration)
+        elif rel.startswith(os.path.join("tests", "tooling")):
+            item.add_marker(pytest.mark.tooling)
 
 
 def _testbed_env():

@@ -1,7 +1,7 @@
 """The mesh simulator for tests, and the tutorial's objects to route through it.
 
 How to use it from any test module (tests/conftest.py puts tests/ on sys.path, so this module is
-``integration.mesh.fixtures``; importing a fixture into a test module makes pytest use it there):
+``support.mesh``; importing a fixture into a test module makes pytest use it there):
 
     from support.mesh import mesh_simulator, create_tutorial  # noqa: F401
 
@@ -10,7 +10,7 @@ How to use it from any test module (tests/conftest.py puts tests/ on sys.path, s
         mesh_simulator.wait_synced()
         status, headers, body = mesh_simulator.get("/", host=TUTORIAL_HOST)
 
-Tests under tests/integration/mesh/ get the fixture from that folder's conftest.py without the
+Tests under tests/tooling/mesh/ get the fixture from that folder's conftest.py without the
 import. The fixture starts one simulator for the test's namespace, announced to the test bed's
 Prometheus (file_sd) so its istio_* series are scraped every 2 s, and stops it afterwards. It
 skips, with the reason, where the test bed's Prometheus targets directory is unknown (a cluster
@@ -36,7 +36,7 @@ import urllib.request
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
 ISTIO_API = "networking.istio.io/v1"
 TUTORIAL_HOST = "app.example.com"

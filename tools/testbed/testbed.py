@@ -3,6 +3,9 @@
     testbed deps     install the Debian packages the test bed needs (prometheus, hey)
     testbed venv     create the project-local .venv with the pinned Python tools and
                      kubernetes.core (taken from the `ansible` wheel: Galaxy is not reachable)
+    testbed venv --core 2.16
+                     the same for the lowest ansible-core meta/runtime.yml allows, in .venv-core216:
+                     the test requirements of .venv, with that ansible-core (no lint, molecule, docs)
     testbed build    build etcd, Kubernetes, kwok and istioctl from Go modules (cached)
     testbed up       all of the above, then start the cluster, install Istio, start Prometheus
     testbed down     stop every process `up` started
@@ -22,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -109,22 +113,65 @@ def _file_digest(*paths):
     return h.hexdigest()
 
 
-def cmd_venv(_args=None):
+# The ansible-core releases the tests run under besides the main venv's: a venv of its own for each,
+# next to .venv. Python 3.11 is a controller Python of all of them (2.16 takes 3.10-3.12).
+CORE_PINS = {"2.16": "ansible-core==2.16.19"}
+# Tools that need the main venv's ansible-core or are run once, with it: left out of the other venvs.
+MAIN_VENV_ONLY = ("ansible-core", "ansible-lint", "molecule", "antsibull-changelog", "antsibull-docs")
+
+
+def venv_dir(core=None):
+    return VENV if not core else "%s-core%s" % (VENV, core.replace(".", ""))
+
+
+def _requirements(core):
+    """(the requirements file of the venv for `core` (None: the main venv), the digest that keys its stamp).
+
+    The venv of another ansible-core takes requirements-dev.txt without MAIN_VENV_ONLY, so a test
+    library added there reaches every venv, plus the pin of that ansible-core.
+    """
     req = os.path.join(HERE, "requirements-dev.txt")
-    stamp = os.path.join(VENV, ".rollouts-stamp")
-    want = _file_digest(req, os.path.join(REPO, "requirements.txt")) + ANSIBLE_WHEEL + repr(COLLECTION_PREFIXES)
+    digest = _file_digest(req, os.path.join(REPO, "requirements.txt")) + ANSIBLE_WHEEL + repr(COLLECTION_PREFIXES)
+    if not core:
+        return req, digest
+    if core not in CORE_PINS:
+        raise TestbedError("--core %s: no venv for it; known: %s" % (core, ", ".join(sorted(CORE_PINS))))
+    lines = []
+    with open(req) as fh:
+        for line in fh:
+            line = line.split("#", 1)[0].strip()
+            name = re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower()
+            if not line or name in MAIN_VENV_ONLY:
+                continue
+            if line.startswith("-r "):  # relative to requirements-dev.txt's folder
+                line = "-r " + os.path.normpath(os.path.join(HERE, line[3:].strip()))
+            lines.append(line)
+    lines.append(CORE_PINS[core])
+    generated = os.path.join(venv_dir(core), "requirements-generated.txt")
+    os.makedirs(venv_dir(core), exist_ok=True)
+    with open(generated, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return generated, digest + CORE_PINS[core]
+
+
+def cmd_venv(args=None):
+    core = getattr(args, "core", None)
+    venv = venv_dir(core)
+    req, want = _requirements(core)
+    stamp = os.path.join(venv, ".rollouts-stamp")
     if os.path.exists(stamp) and open(stamp).read() == want:
         return
     python = shutil.which(PYTHON) or shutil.which("python3")
-    if not os.path.exists(os.path.join(VENV, "bin", "python")):
-        log("creating virtual environment %s with %s" % (VENV, python))
-        run([python, "-m", "venv", VENV])
-    pip = [os.path.join(VENV, "bin", "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    log("installing pinned Python tools into %s" % VENV)
+    if not os.path.exists(os.path.join(venv, "bin", "python")):
+        log("creating virtual environment %s with %s" % (venv, python))
+        run([python, "-m", "venv", venv])
+    pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    log("installing pinned Python tools into %s" % venv)
     run(pip + ["--upgrade", "pip"])
     run(pip + ["-r", req], env={"PIP_CONSTRAINT": ""})
-    _install_collections()
-    link = os.path.join(COLLECTIONS, "ansible_collections", "rollouts", "istio")
+    collections = os.path.join(venv, "collections")
+    _install_collections(venv, collections)
+    link = os.path.join(collections, "ansible_collections", "rollouts", "istio")
     os.makedirs(os.path.dirname(link), exist_ok=True)
     if os.path.islink(link) or os.path.exists(link):
         os.remove(link)
@@ -133,7 +180,7 @@ def cmd_venv(_args=None):
         fh.write(want)
 
 
-def _install_collections():
+def _install_collections(venv, collections):
     """kubernetes.core (and ansible.posix) without Galaxy: the `ansible` wheel on PyPI carries them."""
     wheels = os.path.join(CACHE, "wheels")
     os.makedirs(wheels, exist_ok=True)
@@ -141,16 +188,16 @@ def _install_collections():
     wheel = os.path.join(wheels, name)
     if not os.path.exists(wheel):
         log("fetching %s for kubernetes.core" % ANSIBLE_WHEEL)
-        run([os.path.join(VENV, "bin", "python"), "-m", "pip", "download", "-q", "--no-deps",
+        run([os.path.join(venv, "bin", "python"), "-m", "pip", "download", "-q", "--no-deps",
              "-d", wheels, ANSIBLE_WHEEL])
     # kubernetes.core is the collection's dependency; ansible.posix is for the tests only: its json
     # callback (ansible-core 2.19 moved `json` there) gives them machine-readable results.
     for prefix in COLLECTION_PREFIXES:
-        shutil.rmtree(os.path.join(COLLECTIONS, prefix), ignore_errors=True)
+        shutil.rmtree(os.path.join(collections, prefix), ignore_errors=True)
     with zipfile.ZipFile(wheel) as zf:
         for member in zf.namelist():
             if member.startswith(COLLECTION_PREFIXES):
-                zf.extract(member, COLLECTIONS)
+                zf.extract(member, collections)
 
 
 def cmd_build(_args=None):
@@ -501,8 +548,10 @@ def cmd_env(_args):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="testbed", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    for name in ("deps", "venv", "build", "status", "env", "release", "running"):
+    for name in ("deps", "build", "status", "env", "release", "running"):
         sub.add_parser(name)
+    sub.add_parser("venv").add_argument("--core", choices=sorted(CORE_PINS),
+                                        help="the venv of this ansible-core release (default: the main .venv)")
     sub.add_parser("down").add_argument("--force", action="store_true", help="stop it even while held")
     sub.add_parser("hold").add_argument("reason", nargs="*")
     up = sub.add_parser("up")
