@@ -1,6 +1,6 @@
 """Wall time and queries of one analysis iteration of prometheus_check, and how both grow.
 
-    python bench/prometheus_check/bench.py [--url URL] [--repeat N] [--namespace NS]
+    python bench/prometheus_check/run.py [--url URL] [--repeat N] [--namespace NS] [--sizes 1,4] [--smoke]
 
 One iteration is what the gate does every `interval`: render, query, judge every metric. It is run
 through the collection's own code (_flows.analysis_gate.run_analysis with iterations=1 and the real
@@ -9,7 +9,8 @@ PrometheusClient), so the numbers are the gate's cost without Ansible's start-up
 Against --url (default: PROMETHEUS_URL, then the test bed's ROLLOUTS_TESTBED_PROMETHEUS_URL) the
 queries run in a real Prometheus; without one, against a local fake that answers at once, which
 measures this code and HTTP alone. Prints medians and ratios to the baseline (two built-in metrics,
-one workload), never a pass/fail threshold.
+one workload), never a pass/fail threshold. --smoke runs every case once at the smallest sizes,
+against the local fake unless --url is given: a check that the bench runs, in about a second.
 """
 
 import argparse
@@ -67,7 +68,17 @@ def main():
         "ROLLOUTS_TESTBED_PROMETHEUS_URL"))
     parser.add_argument("--repeat", type=int, default=25)
     parser.add_argument("--namespace", default="bench")
+    parser.add_argument("--sizes", default="1,4,8,16", help="metric and workload counts to try, comma-separated")
+    parser.add_argument("--smoke", action="store_true",
+                        help="one run of each case at sizes 1,2, against the local fake unless --url is given")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.sizes = 1, "1,2"
+        if not any(arg.startswith("--url") for arg in sys.argv[1:]):
+            args.url = None
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    if not sizes or min(sizes) < 1 or args.repeat < 1:
+        parser.error("--sizes must be counts of 1 or more, --repeat 1 or more")
 
     fake = None
     if not args.url:
@@ -82,13 +93,13 @@ def main():
         seconds, queries = measure(args.repeat, fn)
         rows.append((label, seconds, queries))
 
-    ns, wl = args.namespace, "podinfo-v2"
+    ns, wl = args.namespace, "podinfo-candidate"
     row("baseline: 2 built-in metrics, 1 workload", lambda: one_iteration(args.url, ns, wl, BUILTINS))
     row("  + min_requests (request count, one per window)",
         lambda: one_iteration(args.url, ns, wl, BUILTINS, min_requests=20))
-    for n in (1, 4, 8, 16):
+    for n in sizes:
         row("%d metrics, 1 workload" % n, lambda n=n: one_iteration(args.url, ns, wl, metrics(n)))
-    for w in (2, 4, 8, 16):
+    for w in [n for n in sizes if n > 1] or [2]:
         # A play that gates each workload runs one analysis per workload...
         row("2 metrics, %d workloads, one gate each" % w, lambda w=w: tuple(
             sum(x) for x in zip(*[one_iteration(args.url, ns, "podinfo-%d" % i, BUILTINS) for i in range(w)])))

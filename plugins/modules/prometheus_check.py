@@ -16,21 +16,32 @@ description:
   - The analysis gate of a canary or blue/green step. It runs O(iterations) checks, one every O(interval).
     In each check every metric of O(metrics) is queried once and judged against its O(metrics[].min) and
     O(metrics[].max) (both inclusive); a check fails when any of its metrics fails.
-  - The analysis fails as soon as failed checks reach O(failed_checks_limit), and passes as soon as the checks
-    left can no longer reach it, which is at the latest after the last iteration. It stops as soon as the
-    verdict is settled, because more checks could not change it.
+  - O(iterations) is the observation time asked for, so every one of the checks runs
+    (as Flagger's blue/green runs all its iterations). The analysis fails, and stops at once, as soon as the
+    failed checks (with O(failed_checks_so_far)) reach O(failed_checks_limit). With O(stop_early_on_pass=true)
+    it also passes, and stops, as soon as the checks left could no longer reach the limit.
+  - A pass needs evidence. A check passes only when every metric passed on data, and the analysis passes only
+    when at least one check passed and the failed checks stayed below the limit.
   - Two metrics are built in, as Istio practice (and Flagger) defines them, scoped to the candidate's own
     workload with C(reporter="destination") so the stable version's healthy traffic cannot hide the
     candidate's failures. V(request-success-rate) is the percentage of requests not answered with a 5xx,
-    from C(istio_requests_total). V(request-duration) is the 99th percentile of the request duration in
+    from C(istio_requests_total); a candidate that had requests and answered none of them without a 5xx
+    has a success rate of V(0), not no data. V(request-duration) is the 99th percentile of the request duration in
     milliseconds, from C(istio_request_duration_milliseconds_bucket).
   - Any other metric is a PromQL query in O(metrics[].query) that returns one number. It may use the template
     variables C(${namespace}), C(${workload}), C(${service}), C(${version}), C(${interval}) (the metric's window)
     and any key of O(vars). The C(${}) form is used because Ansible would render C({{ }}) itself.
-  - No data (an empty answer, C(NaN), C(+Inf), C(-Inf), or fewer requests than O(min_requests)) is never taken
-    for a pass; O(no_data) decides what it counts as.
-  - The result records every check (rendered query, value, thresholds, verdict, time), the overall
-    RV(verdict) and a one-line RV(reason) that names each failing metric, its value and its threshold.
+  - Values are escaped for where they stand. Inside a string literal (C("${workload}")) a C(") or C(\\) stays
+    part of the value, so a value can never change the query; outside one only a number, a duration or a name
+    is accepted.
+  - No data (an empty answer, C(NaN), or fewer requests than O(min_requests)) is never taken for a pass;
+    O(no_data) decides what it counts as. C(+Inf) or C(-Inf) beyond a bound is a breach (a p99 slower than the
+    highest histogram bucket is C(+Inf), which fails a O(metrics[].max)); an infinity within the bounds is no data.
+  - The result records every check (rendered query, value, thresholds, verdict, time, Prometheus' warnings), the
+    overall RV(verdict), a one-line RV(reason) and the list RV(reasons) that name each failing or skipped metric,
+    its value and its threshold.
+  - Prometheus' C(warnings) (a partial answer, for example from a federated or Thanos query) are returned in
+    RV(prometheus_warnings) and in each check record, and shown as Ansible warnings.
   - See docs/analysis.md in the collection for a worked example.
   - This module only reads. It never reports C(changed), and runs as usual in check mode.
 extends_documentation_fragment:
@@ -82,9 +93,11 @@ options:
     type: str
   workload:
     description:
-      - Workload (Deployment) name of the candidate, for example V(podinfo-v2), C(${workload}) in queries.
-        Needed by the built-in metrics.
-      - The built-in queries match it as a regular expression (C(destination_workload=~)), anchored at both ends.
+      - Workload (Deployment) name of the candidate, for example V(podinfo-candidate) or V(reviews-v2),
+        C(${workload}) in queries. Needed by the built-in metrics.
+      - B(It is a regular expression.) The built-in queries match it with C(destination_workload=~), anchored at both
+        ends, so V(podinfo-candidate) matches only that workload but V(podinfo-.*) matches every workload of podinfo, the stable one
+        included. Escape C(.) and other regex characters that are meant literally.
     type: str
   service:
     description:
@@ -107,15 +120,33 @@ options:
     default: 1m
   iterations:
     description:
-      - How many checks the analysis runs at most.
+      - How many checks the analysis runs, one every O(interval): the observation time. All of them run unless
+        one makes the failed checks reach O(failed_checks_limit), or O(stop_early_on_pass) is set.
+      - At least V(1).
     type: int
     default: 1
+  stop_early_on_pass:
+    description:
+      - Pass, and stop, as soon as at least one check passed and the checks left could no longer make the failed
+        checks reach O(failed_checks_limit), instead of running every iteration.
+      - Off by default, because O(iterations) is the observation time asked for.
+    type: bool
+    default: false
   failed_checks_limit:
     description:
       - The analysis fails when this many checks have failed (Flagger's C(threshold)).
       - Between V(1) and O(iterations); a limit the checks could never reach would let every analysis pass.
+      - Counted with O(failed_checks_so_far), so one limit can hold over all the steps of a canary.
     type: int
     default: 1
+  failed_checks_so_far:
+    description:
+      - Failed checks of earlier steps of the same rollout, counted against O(failed_checks_limit) with this
+        analysis' own. Pass the RV(failed_checks_total) of the previous step's gate.
+      - When it already reaches O(failed_checks_limit), the analysis fails at once, without a query.
+      - V(0) or more.
+    type: int
+    default: 0
   initial_delay:
     description:
       - Time to wait before the first check, for example to let the window fill with traffic after a weight change.
@@ -125,8 +156,10 @@ options:
     description:
       - What a metric without data counts as.
       - V(fail) fails the check.
-      - V(skip) counts the check as neither passed nor failed (it still uses up an iteration). An analysis whose
-        every check was skipped passes, and its RV(reason) and RV(skipped_checks) say so.
+      - V(skip) counts the check as neither passed nor failed (it still uses up an iteration); a check in which any
+        metric had no data never passes. A metric with data that fails still fails the check. An analysis in which
+        no check passed fails, and its RV(reason) names every skipped metric. So V(skip) tolerates gaps between
+        checks with data; it never lets a gate pass without data.
       - V(wait) measures again after O(interval) without counting, until O(no_data_timeout) after the start
         (after O(initial_delay)); from then on no data fails the check.
     type: str
@@ -141,7 +174,7 @@ options:
     description:
       - The fewest requests the workload must have served over a metric's window for its value to count.
         Fewer is no data, and O(no_data) decides.
-      - Counted with O(requests_query), one query per window and check. V(0) counts nothing.
+      - Counted with O(requests_query), one query per window and check. V(0) (or more) counts nothing.
     type: int
     default: 0
   requests_query:
@@ -152,16 +185,18 @@ options:
         destination_workload_namespace="${namespace}",destination_workload=~"${workload}"}[${interval}]\))),
         the requests the candidate's own proxies saw.
     type: str
-  fail_on_breach:
+  fail_task:
     description:
-      - Whether a failed analysis fails the task.
+      - Whether a verdict of V(fail) fails the task.
+      - The old name O(fail_on_breach) still works, and is deprecated; it will be removed in version 2.0.0.
       - With V(false) the task succeeds and reports RV(verdict=fail), so that a later task can decide, for example to roll back.
       - Errors of Prometheus (unreachable, wrong credentials, invalid PromQL ...) fail the analysis too, so the gate fails closed.
         Invalid options always fail the task.
     type: bool
     default: true
+    aliases: [fail_on_breach]
 notes:
-  - The worst-case run time is about O(initial_delay) + (O(iterations) - 1) x O(interval), plus O(no_data_timeout)
+  - The run time of a passing analysis is about O(initial_delay) + (O(iterations) - 1) x O(interval), plus O(no_data_timeout)
     with O(no_data=wait), plus the queries themselves. Set the task's C(timeout) accordingly, if at all.
 """
 
@@ -170,7 +205,7 @@ EXAMPLES = r"""
   rollouts.istio.prometheus_check:
     url: http://prometheus.istio-system:9090
     namespace: shop
-    workload: podinfo-v2
+    workload: podinfo-candidate
     metrics:
       - name: request-success-rate
         min: 99
@@ -184,7 +219,7 @@ EXAMPLES = r"""
 - name: Report only, and roll back in the next task
   rollouts.istio.prometheus_check:
     namespace: shop
-    workload: podinfo-v2
+    workload: podinfo-candidate
     metrics:
       - name: request-success-rate
         min: 99
@@ -192,7 +227,7 @@ EXAMPLES = r"""
     iterations: 4
     no_data: wait
     no_data_timeout: 2m
-    fail_on_breach: false
+    fail_task: false
   register: gate
 
 - name: Say why before rolling back
@@ -200,11 +235,34 @@ EXAMPLES = r"""
     msg: "Rolling back: {{ gate.reason }}"
   when: gate.verdict == 'fail'
 
+- name: Count failed checks over all the steps of a canary, against one limit of 3
+  rollouts.istio.prometheus_check:
+    namespace: bookinfo
+    workload: reviews-v2
+    metrics:
+      - name: request-success-rate
+        min: 99
+    interval: 1m
+    iterations: 3
+    failed_checks_limit: 3
+    failed_checks_so_far: "{{ failed_so_far | default(0) }}"
+    fail_task: false
+  register: step_gate
+
+- name: Carry the count into the next step's gate
+  ansible.builtin.set_fact:
+    failed_so_far: "{{ step_gate.failed_checks_total }}"
+
+- name: Roll back once the limit is reached
+  ansible.builtin.fail:
+    msg: "{{ step_gate.reason }}"
+  when: step_gate.verdict == 'fail'
+
 - name: A custom metric with a variable of your own
   rollouts.istio.prometheus_check:
     namespace: shop
-    workload: podinfo-v2
-    version: v2
+    workload: podinfo-candidate
+    version: candidate
     vars:
       container: podinfo
     metrics:
@@ -222,6 +280,19 @@ verdict:
   returned: always
   type: str
   sample: fail
+reasons:
+  description:
+    - One line per failing or skipped metric, naming its value, its threshold and in how many checks; on an error,
+      the error. Empty for a pass in which every check passed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["request-success-rate = 94.7 < min 99 in 3 of 4 checks"]
+prometheus_warnings:
+  description: Prometheus' warnings (a partial answer) of every query, each once. Also shown as Ansible warnings.
+  returned: always
+  type: list
+  elements: str
 reason:
   description:
     - One line that says why. On a failure it names each failing metric, its last failing value and its threshold,
@@ -287,11 +358,16 @@ checks:
     time:
       description: When the measurement was made (UTC, ISO 8601).
       type: str
+    prometheus_warnings:
+      description: Prometheus' warnings with the answers of this record's queries.
+      type: list
+      elements: str
+      returned: when Prometheus warned
   sample:
     - iteration: 1
       attempt: 1
       metric: request-success-rate
-      query: 100 * sum(rate(istio_requests_total{...,response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{...}[1m]))
+      query: 100 * (sum(rate(istio_requests_total{...,response_code!~"5.*"}[1m])) or vector(0)) / sum(rate(istio_requests_total{...}[1m]))
       value: 94.7
       min: 99.0
       max: null
@@ -299,11 +375,19 @@ checks:
       reason: request-success-rate = 94.7 < min 99
       time: "2026-11-22T03:10:00.512Z"
 failed_checks:
-  description: How many checks failed.
+  description: How many checks of this analysis failed.
+  returned: always
+  type: int
+failed_checks_so_far:
+  description: O(failed_checks_so_far), for reference.
+  returned: always
+  type: int
+failed_checks_total:
+  description: O(failed_checks_so_far) plus RV(failed_checks); pass it to the next step's O(failed_checks_so_far).
   returned: always
   type: int
 skipped_checks:
-  description: How many checks had no data for any metric and were skipped (O(no_data=skip)).
+  description: How many checks had a metric without data and were skipped (O(no_data=skip)).
   returned: always
   type: int
 iterations_run:
@@ -319,7 +403,7 @@ failed_checks_limit:
   returned: always
   type: int
 stopped_early:
-  description: Whether the analysis stopped before O(iterations) checks because the verdict was settled.
+  description: Whether the analysis stopped before O(iterations) checks, on a failure or with O(stop_early_on_pass).
   returned: always
   type: bool
 error:

@@ -17,6 +17,7 @@ description:
     and returns the samples in a simple shape.
   - Numbers come back as floats. C(NaN), C(+Inf) and C(-Inf) come back as V(null) in RV(samples[].value), with
     Prometheus' own text in RV(samples[].raw), so a comparison in a later task cannot mistake them for a number.
+  - Prometheus' C(warnings) (a partial answer) are returned in RV(prometheus_warnings) and shown as Ansible warnings.
   - To gate a release on metrics, use M(rollouts.istio.prometheus_check), which judges values against thresholds.
 extends_documentation_fragment:
   - rollouts.istio.prometheus
@@ -57,7 +58,7 @@ EXAMPLES = r"""
     url: http://prometheus.istio-system:9090
     query: >-
       sum by (response_code) (rate(istio_requests_total{reporter="destination",
-      destination_workload_namespace="shop", destination_workload="podinfo-v2"}[1m]))
+      destination_workload_namespace="shop", destination_workload="podinfo-candidate"}[1m]))
   register: rate
 
 - name: Success rate of the last 10 minutes, one point a minute
@@ -65,8 +66,8 @@ EXAMPLES = r"""
     url: "{{ prometheus_url }}"
     token: "{{ prometheus_token }}"
     query: >-
-      100 * sum(rate(istio_requests_total{destination_workload="podinfo-v2",response_code!~"5.*"}[1m]))
-      / sum(rate(istio_requests_total{destination_workload="podinfo-v2"}[1m]))
+      100 * sum(rate(istio_requests_total{destination_workload="podinfo-candidate",response_code!~"5.*"}[1m]))
+      / sum(rate(istio_requests_total{destination_workload="podinfo-candidate"}[1m]))
     start: 10m
     step: 1m
   register: history
@@ -117,6 +118,11 @@ samples:
       time: 1795316400.0
       value: 9.5
       raw: "9.5"
+prometheus_warnings:
+  description: Prometheus' warnings about its answer (a partial answer). Also shown as Ansible warnings.
+  returned: success
+  type: list
+  elements: str
 value:
   description: The value when the answer is exactly one number (one series, or a scalar), else null.
   returned: success

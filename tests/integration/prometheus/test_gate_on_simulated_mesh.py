@@ -1,6 +1,6 @@
 """prometheus_check against the test bed's real Prometheus, scraping the mesh simulator's Istio metrics.
 
-The tutorial's podinfo-v1 / podinfo-v2 behind a weighted VirtualService, `hey` loading the ingress
+The tutorial's podinfo-v1 (stable) / podinfo-v2 (candidate) behind a weighted VirtualService, `hey` loading the ingress
 during the analysis as the tutorial does, faults injected into v2 by annotation. Checks run every
 2 s (Prometheus scrapes every 2 s) over a 20 s window.
 """
@@ -57,8 +57,9 @@ def test_a_healthy_candidate_passes(prometheus_url, namespace, tutorial):
         res = run_module("prometheus_check", gate(prometheus_url, namespace))
     assert not res.get("failed"), res.get("msg")
     assert res["verdict"] == "pass" and res["changed"] is False
-    # 3 iterations, limit 2: two passing checks settle it.
-    assert res["iterations_run"] == 2 and res["stopped_early"] is True
+    # Every one of the 3 iterations runs: they are the observation time asked for.
+    assert res["iterations_run"] == 3 and res["stopped_early"] is False
+    assert res["reasons"] == [] and res["failed_checks_total"] == 0
     values = dict((c["metric"], c["value"]) for c in res["checks"])
     assert values["request-success-rate"] == pytest.approx(100)
     assert 0 < values["request-duration"] <= 500
@@ -71,7 +72,7 @@ def test_five_percent_errors_on_the_candidate_fail_though_the_stable_traffic_is_
     # 90/10: all traffic together still succeeds ~99.5 % of the time, enough for a gate that looked at it.
     sim = tutorial(90, 10, error_rate=0.05)
     with load(sim, 60, QPS, CONCURRENCY):
-        res = run_module("prometheus_check", gate(prometheus_url, namespace, fail_on_breach=False))
+        res = run_module("prometheus_check", gate(prometheus_url, namespace, fail_task=False))
         whole = success_rate(prometheus_url, 'destination_workload_namespace="%s"' % namespace)
         stable = success_rate(prometheus_url, 'destination_workload_namespace="%s",destination_workload="podinfo-v1"'
                               % namespace)
@@ -98,7 +99,7 @@ def test_the_gate_fails_the_task_with_the_reason(prometheus_url, namespace, tuto
 def test_one_second_of_latency_on_the_candidate_fails_the_duration_gate(prometheus_url, namespace, tutorial):
     sim = tutorial(50, 50, latency_ms=1000)
     with load(sim, 60, QPS, CONCURRENCY):
-        res = run_module("prometheus_check", gate(prometheus_url, namespace, fail_on_breach=False))
+        res = run_module("prometheus_check", gate(prometheus_url, namespace, fail_task=False))
     assert res["verdict"] == "fail", res["reason"]
     by_metric = {}
     for c in res["checks"]:
@@ -122,13 +123,16 @@ def test_no_traffic_fails_by_default(prometheus_url, namespace, tutorial):
     assert res["reason"].startswith("request-success-rate: no data (")
 
 
-def test_no_traffic_is_skipped_when_asked_and_says_so(prometheus_url, namespace, tutorial):
+def test_no_traffic_skipped_when_asked_still_fails_naming_each_metric(prometheus_url, namespace, tutorial):
+    # Was a pass ("0 of 3 checks passed, 3 skipped"): a gate that saw no traffic has no evidence.
     tutorial(50, 50)
     res = run_module("prometheus_check", gate(prometheus_url, namespace, initial_delay="0s", no_data="skip",
                                               failed_checks_limit=1))
-    assert not res.get("failed") and res["verdict"] == "pass"
+    assert res["failed"] is True and res["verdict"] == "fail"
     assert res["skipped_checks"] == 3 and res["iterations_run"] == 3 and res["failed_checks"] == 0
-    assert res["reason"] == "0 of 3 checks passed, 3 skipped for no data (no_data=skip)"
+    assert res["reason"].startswith("no check passed, so nothing shows the candidate healthy: request-success-rate: ")
+    assert [r.split(":")[0] for r in res["reasons"]] == ["request-success-rate", "request-duration"]
+    assert all(r.endswith("skipped (no_data=skip) in 3 of 3 checks") for r in res["reasons"])
 
 
 def test_no_traffic_is_waited_for_until_the_deadline(prometheus_url, namespace, tutorial):
@@ -158,9 +162,48 @@ def test_too_few_requests_are_no_data(prometheus_url, namespace, tutorial):
     sim = tutorial(50, 50)
     with load(sim, 60, qps=1, concurrency=1):
         res = run_module("prometheus_check", gate(prometheus_url, namespace, iterations=1, failed_checks_limit=1,
-                                                  min_requests=1000, fail_on_breach=False))
+                                                  min_requests=1000, fail_task=False))
     assert res["verdict"] == "fail"
     for check in res["checks"]:
         assert 0 < check["requests"] < 1000
         assert check["no_data"].endswith("requests < min_requests 1000")
         assert check["requests_query"].startswith("sum(increase(istio_requests_total{")
+
+
+# ---------------------------------------------------------------- a candidate that fails every request
+
+def test_a_candidate_answering_only_5xx_has_a_success_rate_of_0(prometheus_url, namespace, tutorial):
+    """The built-in query on the real Prometheus: no non-5xx series at all is 0 %, not "no data"."""
+    sim = tutorial(50, 50, error_rate=1.0)
+    with load(sim, 60, QPS, CONCURRENCY):
+        res = run_module("prometheus_check", gate(prometheus_url, namespace, iterations=1, failed_checks_limit=1))
+    assert res["failed"] is True and res["verdict"] == "fail"
+    success = [c for c in res["checks"] if c["metric"] == "request-success-rate"]
+    assert [c["value"] for c in success] == [0.0] and "no_data" not in success[0]
+    assert res["msg"] == ("analysis failed: request-success-rate = 0 < min 99 in 1 of 1 checks "
+                          "(failed_checks_limit 1 reached)")
+
+
+def test_a_candidate_answering_only_5xx_fails_with_no_data_skip(prometheus_url, namespace, tutorial):
+    """The fail-open case of the issue: no_data: skip and a duration that passes used to pass the gate."""
+    sim = tutorial(50, 50, error_rate=1.0)
+    with load(sim, 60, QPS, CONCURRENCY):
+        res = run_module("prometheus_check", gate(prometheus_url, namespace, no_data="skip", iterations=2,
+                                                  failed_checks_limit=2, fail_task=False))
+    assert res["verdict"] == "fail" and res["skipped_checks"] == 0
+    assert all(c["verdict"] == "fail" and c["value"] == 0.0 for c in res["checks"]
+               if c["metric"] == "request-success-rate")
+    assert res["reasons"][0] == "request-success-rate = 0 < min 99 in 2 of 2 checks"
+
+
+# ---------------------------------------------------------------- failed checks over a whole canary
+
+def test_failed_checks_carried_in_from_earlier_steps_count_against_the_limit(prometheus_url, namespace, tutorial):
+    """An earlier step failed one check (below the limit 2); this step's first failed check reaches the limit."""
+    sim = tutorial(50, 50, error_rate=0.05)
+    with load(sim, 60, QPS, CONCURRENCY):
+        res = run_module("prometheus_check", gate(prometheus_url, namespace, iterations=3, failed_checks_limit=2,
+                                                  failed_checks_so_far=1, fail_task=False))
+    assert res["verdict"] == "fail" and res["failed_checks"] == 1 and res["iterations_run"] == 1
+    assert res["failed_checks_so_far"] == 1 and res["failed_checks_total"] == 2 and res["stopped_early"] is True
+    assert res["reason"].endswith("(failed_checks_limit 2 reached with 1 failed in earlier steps)")

@@ -50,9 +50,9 @@ def test_unreachable():
     assert res["iterations_run"] == 0
 
 
-def test_unreachable_with_fail_on_breach_off_reports_instead():
+def test_unreachable_with_fail_task_off_reports_instead():
     url = "http://127.0.0.1:%d" % _free_port()
-    res = run_module("prometheus_check", builtin_gate(url, "shop", retries=0, fail_on_breach=False))
+    res = run_module("prometheus_check", builtin_gate(url, "shop", retries=0, fail_task=False))
     assert not res.get("failed")
     assert res["verdict"] == "fail" and "is unreachable" in res["error"]
     assert res["reason"].startswith("analysis stopped after 0 of 1 checks: request-success-rate: Prometheus at ")
@@ -130,14 +130,42 @@ def test_a_query_with_many_series_fails_closed(prometheus_url):
 def test_options_that_cannot_be_judged_fail_before_any_query(fake):
     prom = fake(api(OK))
     res = run_module("prometheus_check", builtin_gate(prom.url, "shop", iterations=3, failed_checks_limit=5))
-    assert res["failed"] is True
-    assert res["msg"] == "failed_checks_limit must be between 1 and iterations (3), got 5"
+    assert res["failed"] is True and res["param"] == "failed_checks_limit"
+    assert res["msg"] == ("failed_checks_limit: must be between 1 and iterations (3), got 5: a limit the checks "
+                          "could never reach would let every analysis pass")
     res = run_module("prometheus_check", builtin_gate(prom.url, None))
-    assert res["msg"] == ("query of metric 'request-success-rate' uses ${namespace}, which is not set: "
-                          "set the namespace option")
+    assert res["msg"] == ("metrics[0].query: the query of metric 'request-success-rate' uses ${namespace}, which is "
+                          "not set: set the namespace option")
     res = run_module("prometheus_check", builtin_gate(prom.url, "shop", metrics=[{"name": "request-duration"}]))
-    assert res["msg"] == "metric 'request-duration' has neither min nor max, so no value could fail it"
+    assert res["msg"] == "metrics[0]: metric 'request-duration' has neither min nor max, so no value could fail it"
     assert prom.requests == []
+
+
+@pytest.mark.parametrize("options,param,message", [
+    ({"metrics": [{"name": "request-success-rate", "min": 99}, {"name": "request-duration", "max": "nan"}]},
+     "metrics[1].max", "must be a finite number, got nan"),
+    ({"metrics": [{"name": "request-success-rate", "min": "inf"}]}, "metrics[0].min", "must be a finite number"),
+    ({"iterations": 0}, "iterations", "must be at least 1, got 0"),
+    ({"failed_checks_so_far": -1}, "failed_checks_so_far", "must be at least 0, got -1"),
+    ({"min_requests": -1}, "min_requests", "must be at least 0, got -1"),
+    ({"timeout": "nan"}, "timeout", "must be a finite number, got nan"),
+    ({"timeout": 0}, "timeout", "must be more than 0"),
+    ({"retries": -1}, "retries", "must be at least 0, got -1"),
+    ({"interval": "0s"}, "interval", "must be longer than 0s"),
+    ({"no_data_timeout": "5 min"}, "no_data_timeout", "'5 min' is not a duration"),
+])
+def test_numbers_that_cannot_work_are_refused_naming_the_option(fake, options, param, message):
+    prom = fake(api(OK))
+    res = run_module("prometheus_check", builtin_gate(prom.url, "shop", **options))
+    assert res["failed"] is True and res["param"] == param and res["changed"] is False
+    assert res["msg"].startswith("%s: %s" % (param, message)), res["msg"]
+    assert prom.requests == []
+
+
+def test_prometheus_query_refuses_a_step_that_is_nan(fake):
+    prom = fake(api(OK))
+    res = run_module("prometheus_query", {"url": prom.url, "query": "up", "start": "10m", "step": "nan"})
+    assert res["failed"] is True and res["param"] == "step" and prom.requests == []
 
 
 # ---------------------------------------------------------------- prometheus_query against the real one
@@ -160,3 +188,46 @@ def test_check_mode_runs_the_analysis(prometheus_url):
         {"name": "answer", "query": "vector(42)", "min": 40, "max": 50}]), check=True)
     assert not res.get("failed") and res["changed"] is False
     assert res["verdict"] == "pass" and res["checks"][0]["value"] == 42.0
+
+
+# ---------------------------------------------------------------- escaping, warnings, the old option name
+
+def test_a_workload_with_a_quote_stays_a_workload_name(prometheus_url):
+    """The workload is put into the query as one string literal (a regex, so its parentheses balance here):
+    Prometheus takes it whole as the workload to match, and the gate fails for no data instead of the
+    query being rewritten into `... or vector(100)`."""
+    evil = '((x"}[1m]))*0+1 or vector(100) #'
+    res = run_module("prometheus_check", builtin_gate(prometheus_url, "shop", workload=evil, metrics=[
+        {"name": "request-success-rate", "min": 99}], fail_task=False))
+    assert not res.get("failed"), res.get("msg")
+    check = res["checks"][0]
+    assert 'destination_workload=~"((x\\"}[1m]))*0+1 or vector(100) #"' in check["query"]
+    assert res["verdict"] == "fail" and check["value"] is None and check["no_data"] == "query returned no series"
+
+
+def test_prometheus_warnings_reach_the_result_and_the_play(fake):
+    warned = dict(OK, warnings=["partial response: store 10.0.0.7 unreachable"])
+    prom = fake(api(warned))
+    res = run_module("prometheus_check", builtin_gate(prom.url, "shop", metrics=[
+        {"name": "request-success-rate", "min": 99}]))
+    assert res["verdict"] == "pass", res.get("msg")
+    assert res["prometheus_warnings"] == ["partial response: store 10.0.0.7 unreachable"]
+    assert res["checks"][0]["prometheus_warnings"] == res["prometheus_warnings"]
+    assert "Prometheus: partial response: store 10.0.0.7 unreachable" in res["warnings"]
+    res = run_module("prometheus_query", {"url": prom.url, "query": "up"})
+    assert res["prometheus_warnings"] == ["partial response: store 10.0.0.7 unreachable"]
+    assert "Prometheus: partial response: store 10.0.0.7 unreachable" in res["warnings"]
+
+
+def test_fail_on_breach_still_works_and_is_deprecated(fake):
+    prom = fake(api({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {}, "value": [1.0, "50"]}]}}))
+    res = run_module("prometheus_check", builtin_gate(prom.url, "shop", fail_on_breach=False, metrics=[
+        {"name": "request-success-rate", "min": 99}]))
+    assert not res.get("failed") and res["verdict"] == "fail"
+    assert any("fail_on_breach" in d["msg"] for d in res.get("deprecations", [])), res.get("deprecations")
+    res = run_module("prometheus_check", builtin_gate(prom.url, "shop", metrics=[
+        {"name": "request-success-rate", "min": 99}]))
+    assert res["failed"] is True and res["msg"] == (
+        "analysis failed: request-success-rate = 50 < min 99 in 1 of 1 checks (failed_checks_limit 1 reached)")
+    assert res["reasons"] == ["request-success-rate = 50 < min 99 in 1 of 1 checks"]
