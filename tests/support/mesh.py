@@ -14,7 +14,8 @@ Tests under tests/tooling/mesh/ get the fixture from that folder's conftest.py w
 import. The fixture starts one simulator for the test's namespace, announced to the test bed's
 Prometheus (file_sd) so its istio_* series are scraped every 2 s, and stops it afterwards. It
 skips, with the reason, where the test bed's Prometheus targets directory is unknown (a cluster
-given by KUBECONFIG alone, such as minikube with real Istio, has real Envoys instead).
+given by KUBECONFIG alone, such as minikube with real Istio: those tests do not run there, see
+docs/mesh-simulator.md).
 
 The tutorial (Istio's traffic-shifting task with podinfo, as the Flagger and Kurator tutorials
 deploy it): Deployments podinfo-v1 and podinfo-v2 (app=podinfo, version=v1/v2), a Service podinfo,
@@ -170,7 +171,8 @@ def start_simulator(cluster, namespaces, extra_args=()):
     """Start a simulator against the cluster under test; skips where the local test bed is not in use."""
     if not cluster.get("prometheus_targets"):
         pytest.skip("the mesh simulator runs only on the local test bed (no Prometheus targets directory "
-                    "for this cluster; a real cluster has Envoy instead)")
+                    "for this cluster; these tests do not run against a real cluster's Envoys: "
+                    "docs/mesh-simulator.md)")
     sim = MeshSimulator(cluster["kubeconfig"], namespaces, cluster["prometheus_targets"], extra_args)
     return sim.wait_ready()
 
