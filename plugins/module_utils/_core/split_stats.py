@@ -21,11 +21,19 @@ absolute
     from its expected weight.
 
 A version seen but given no weight (or weight 0) fails every test: Istio never routes there.
+
+A comparison passes only with the power to see the candidate missing: ``requests_needed`` is the
+number of identified responses at which the test rejects the split when the smallest expected
+share got none of them. With fewer, a comparison that found nothing wrong is "inconclusive".
 """
 
 from __future__ import annotations
 
 import math
+
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_number
+from ansible_collections.rollouts.istio.plugins.module_utils._core.split import check_weight_map
 
 TESTS = ("chi_square", "wilson", "absolute")
 
@@ -103,6 +111,7 @@ def summarize(samples):
         "responses": sum(1 for s in samples if s.status is not None),
         "counts": counts,
         "unidentified": unidentified,
+        "failed_or_unidentified": sum(1 for s in samples if s.version is None or is_error(s)),
         "split": shares(counts),
         "errors": {"count": errors, "by_status": by_status, "by_exception": by_exception},
         "latency_ms": latency,
@@ -203,38 +212,109 @@ def wilson_interval(successes, n, confidence):
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+# ---------------------------------------------------------------- power
+
+def chi_square_critical(alpha, df):
+    """x such that P(X >= x) = alpha for a chi-square variable with df degrees of freedom."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError("alpha must be strictly between 0 and 1, got %r" % (alpha,))
+    low, high = 0.0, 1.0
+    while chi_square_sf(high, df) > alpha:
+        high *= 2.0
+    for dummy in range(200):
+        mid = (low + high) / 2.0
+        if chi_square_sf(mid, df) > alpha:
+            low = mid
+        else:
+            high = mid
+        if high - low <= 1e-12 * high:
+            break
+    return high
+
+
+def smallest_share(expected):
+    """(version, weight) of the smallest weight above 0: the share a probe must be able to see missing."""
+    return min(((v, w) for v, w in expected.items() if w > 0), key=lambda item: (item[1], item[0]))
+
+
+def _rejects_nothing_for_smallest(n, expected, test, confidence, tolerance_pp):
+    """Whether `test` rejects n identified responses of which the smallest expected share got none,
+    the others sharing them in proportion to their weights (for chi-square the observation closest to
+    the expected split, so every other observation with that share at 0 is rejected too)."""
+    k = sum(1 for w in expected.values() if w > 0)
+    weight = smallest_share(expected)[1]
+    if test == "chi_square":
+        p = weight / 100.0
+        return chi_square_sf(n * p / (1.0 - p), k - 1) < 1.0 - confidence
+    if test == "wilson":
+        return 100 * wilson_interval(0, n, 1.0 - (1.0 - confidence) / k)[1] < weight
+    return weight > tolerance_pp
+
+
+def requests_needed(expected, test="chi_square", confidence=0.99, tolerance_pp=5.0):
+    """The fewest identified responses at which `test` rejects the split when the version with the
+    smallest expected share answered none of them: below it, a candidate that gets no traffic
+    would pass. None when no number suffices (absolute with tolerance_pp >= the smallest share).
+
+    With one version expected to take everything any other answer fails, so one response suffices.
+    """
+    if sum(1 for w in expected.values() if w > 0) < 2:
+        return 1
+    if test == "absolute":
+        return 1 if _rejects_nothing_for_smallest(1, expected, test, confidence, tolerance_pp) else None
+    k = sum(1 for w in expected.values() if w > 0)
+    p = smallest_share(expected)[1] / 100.0
+    if test == "chi_square":
+        # The statistic of that observation is n p / (1 - p).
+        estimate = chi_square_critical(1.0 - confidence, k - 1) * (1.0 - p) / p
+    else:
+        # Wilson's upper bound for 0 of n is z^2 / (n + z^2).
+        z = normal_quantile(1.0 - (1.0 - confidence) / k / 2.0)
+        estimate = z * z * (1.0 - p) / p
+    n = max(1, int(math.floor(estimate)))
+    # The closed forms are exact; rounding is settled by the test's own decision.
+    while n > 1 and _rejects_nothing_for_smallest(n - 1, expected, test, confidence, tolerance_pp):
+        n -= 1
+    while not _rejects_nothing_for_smallest(n, expected, test, confidence, tolerance_pp):
+        n += 1
+    return n
+
+
+def power_reason(expected, test, confidence, tolerance_pp, identified, needed):
+    """Why a comparison that found no mismatch still cannot pass, or None when it has the power."""
+    version, weight = smallest_share(expected)
+    if needed is None:
+        return ("test=absolute cannot notice %s (expected %g%%) getting nothing: tolerance_pp %g is not below %g"
+                % (version, weight, tolerance_pp, weight))
+    if identified >= needed:
+        return None
+    what = "chi-square at confidence %g" % confidence if test == "chi_square" else (
+        "Wilson intervals at confidence %g" % confidence)
+    return ("%d identified responses are too few to notice %s (expected %g%%) getting nothing: %s needs %d"
+            % (identified, version, weight, what, needed))
+
+
 # ---------------------------------------------------------------- the comparison
 
-def validate_weights(expected):
-    """A message if expected weights are unusable (negative, not numbers, not summing to 100), else None."""
-    if not expected:
-        return "expected_weights is empty"
-    for version, weight in expected.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            return "expected_weights: the weight of %s must be a number from 0 to 100, got %r" % (version, weight)
-    total = sum(expected.values())
-    if abs(total - 100) > 1e-6:
-        return "expected_weights must add up to 100, they add up to %g" % total
-    return None
-
-
 def compare_split(counts, expected, test="chi_square", confidence=0.99, tolerance_pp=5.0):
-    """Judge observed counts {version: n} against expected weights {version: percent}.
+    """Judge observed counts {version: n} against expected weights {version: percent}, checked by
+    the split rule (_core/split.check_weight_map: integers 0..100 adding up to 100).
 
     Returns a dict: test, its parameters, statistic / p_value (chi_square), per-version rows with
-    observed and expected share, difference in percentage points and (wilson) the interval, the
-    verdict ("pass" or "fail"), reasons (why it failed) and notes (caveats worth knowing).
+    observed and expected share, difference in percentage points and (wilson) the interval,
+    requests_needed (identified responses for the power to see the smallest share missing), the
+    verdict ("pass", "fail", or "inconclusive" when nothing failed but there were fewer identified
+    responses than requests_needed), reasons (why it did not pass) and notes (caveats worth knowing).
     """
     if test not in TESTS:
-        raise ValueError("test must be one of %s, got %r" % (", ".join(TESTS), test))
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be strictly between 0 and 1, got %r" % (confidence,))
-    problem = validate_weights(expected)
-    if problem:
-        raise ValueError(problem)
+        raise ParameterError("test", "must be one of %s, got %r" % (", ".join(TESTS), test))
+    check_number(confidence, "confidence", above=0, below=1)
+    check_number(tolerance_pp, "tolerance_pp", minimum=0, maximum=100)
+    expected = check_weight_map(expected, "expected_weights")
     versions = sorted(set(expected) | set(counts))
     n = sum(counts.get(v, 0) for v in versions)
-    result = {"test": test, "samples": n, "verdict": "pass", "reasons": [], "notes": []}
+    needed = requests_needed(expected, test, confidence, tolerance_pp)
+    result = {"test": test, "samples": n, "requests_needed": needed, "verdict": "pass", "reasons": [], "notes": []}
     if test == "absolute":
         result["tolerance_pp"] = tolerance_pp
     else:
@@ -242,7 +322,7 @@ def compare_split(counts, expected, test="chi_square", confidence=0.99, toleranc
     rows = {}
     for v in versions:
         observed = counts.get(v, 0)
-        exp_share = float(expected.get(v, 0))
+        exp_share = expected.get(v, 0)
         obs_share = 100.0 * observed / n if n else 0.0
         rows[v] = {"observed": observed, "observed_pct": round(obs_share, 2),
                    "expected": round(n * exp_share / 100.0, 3), "expected_pct": exp_share,
@@ -270,7 +350,20 @@ def compare_split(counts, expected, test="chi_square", confidence=0.99, toleranc
                                             tolerance_pp))
     if result["reasons"]:
         result["verdict"] = "fail"
+        return result
+    weak = power_reason(expected, test, confidence, tolerance_pp, n, needed)
+    if weak:
+        result["verdict"] = "inconclusive"
+        result["reasons"].append(weak)
     return result
+
+
+def goodness_of_fit(observed, expected):
+    """Pearson's chi-square statistic and its p-value for counts against expected counts (same order,
+    every expected count above 0): (statistic, df, p_value)."""
+    statistic = sum((o - e) ** 2 / e for o, e in zip(observed, expected))
+    df = len(expected) - 1
+    return statistic, df, chi_square_sf(statistic, df)
 
 
 def _chi_square(result, rows, n, confidence, unexpected):
@@ -288,8 +381,7 @@ def _chi_square(result, rows, n, confidence, unexpected):
         result["statistic"] = 0.0
         result["p_value"] = 1.0
         return
-    statistic = sum((o - e) ** 2 / e for o, e in cells)
-    p_value = chi_square_sf(statistic, df)
+    statistic, df, p_value = goodness_of_fit([o for o, dummy in cells], [e for dummy, e in cells])
     result["statistic"] = round(statistic, 6)
     result["p_value"] = p_value
     if min(e for dummy, e in cells) < 5:

@@ -6,7 +6,7 @@
 """The HTTP probe: send N requests with a few workers and tell which version answered each. I/O only.
 
 Each worker keeps one persistent connection (as hey and a browser do) and reopens it after an
-error. Nothing here judges the result: it returns one _split_stats.Sample per request.
+error. Nothing here judges the result: it returns one _core.split_stats.Sample per request.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats i
 
 
 class ProbeError(RolloutsError):
-    """A probe that cannot start (bad URL, bad regex): the module fails with this message."""
+    """A probe that cannot start (bad URL, bad regex); ``param`` names the option at fault."""
 
 
 def _open_socket(conn):
@@ -58,7 +58,7 @@ class Target(object):
                  validate_certs=True):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ProbeError("url must be an http:// or https:// URL with a host, got %r" % url)
+            raise ProbeError("must be an http:// or https:// URL with a host, got %r" % url, param="url")
         self.scheme = parts.scheme
         self.address = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -97,9 +97,9 @@ class VersionReader(object):
             try:
                 self.regex = re.compile(regex)
             except re.error as exc:
-                raise ProbeError("version_regex %r is not a valid regular expression: %s" % (regex, exc))
+                raise ProbeError("%r is not a valid regular expression: %s" % (regex, exc), param="version_regex")
             if self.regex.groups < 1:
-                raise ProbeError("version_regex %r needs one group around the version" % regex)
+                raise ProbeError("%r needs one group around the version" % regex, param="version_regex")
 
     @property
     def needs_body(self):

@@ -7,6 +7,7 @@ import statistics
 import pytest
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core import split_stats as S
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
 from ansible_collections.rollouts.istio.plugins.module_utils._core.split_stats import Sample
 
 
@@ -125,6 +126,8 @@ def test_summarize_counts_errors_and_latency():
     assert out["counts"] == {"v1": 8, "v2": 3}
     assert out["split"] == {"v1": 72.73, "v2": 27.27}
     assert out["unidentified"] == 1
+    # Five errors (the 404 is one) and no other response without a version.
+    assert out["failed_or_unidentified"] == 5
     assert out["errors"] == {"count": 5, "by_status": {"500": 1, "404": 1},
                              "by_exception": {"timeout": 2, "connection refused": 1}}
     assert out["latency_ms"]["p50"] == 10.0 and out["latency_ms"]["min"] == 1.0 and out["latency_ms"]["max"] == 30.0
@@ -145,13 +148,17 @@ def test_redirects_are_not_errors():
 
 def test_mendel_peas_chi_square():
     # Mendel's dihybrid cross: 315 round-yellow, 108 round-green, 101 wrinkled-yellow, 32 wrinkled-green
-    # against 9:3:3:1. The textbook statistic is 0.470 on 3 degrees of freedom, p = 0.925.
-    counts = {"RY": 315, "RG": 108, "WY": 101, "WG": 32}
-    expected = {"RY": 56.25, "RG": 18.75, "WY": 18.75, "WG": 6.25}
-    out = S.compare_split(counts, expected, "chi_square", 0.95)
-    assert out["statistic"] == pytest.approx(0.470, abs=5e-4)
-    assert out["df"] == 3 and out["p_value"] == pytest.approx(0.925, abs=5e-4)
-    assert out["verdict"] == "pass" and out["reasons"] == []
+    # against 9:3:3:1. The textbook statistic is 0.470 on 3 degrees of freedom, p = 0.925. (9:3:3:1 is
+    # no split of integer weights, so the statistic is tested on its own.)
+    observed = [315, 108, 101, 32]
+    expected = [556 * w / 16.0 for w in (9, 3, 3, 1)]
+    statistic, df, p_value = S.goodness_of_fit(observed, expected)
+    assert statistic == pytest.approx(0.470, abs=5e-4)
+    assert df == 3 and p_value == pytest.approx(0.925, abs=5e-4)
+    # And through the comparison, at the nearest integer split, 56/19/19/6.
+    out = S.compare_split({"RY": 315, "RG": 108, "WY": 101, "WG": 32}, {"RY": 56, "RG": 19, "WY": 19, "WG": 6},
+                          "chi_square", 0.95)
+    assert out["df"] == 3 and out["verdict"] == "pass" and out["reasons"] == []
 
 
 def test_ninety_ten_passes_and_fifty_fifty_fails():
@@ -214,21 +221,28 @@ def test_absolute_comparison():
     assert out["verdict"] == "fail" and out["tolerance_pp"] == 5 and "off by 6.00 points" in out["reasons"][0]
 
 
-def test_small_samples_carry_a_note_and_nothing_fails_without_data():
+def test_small_samples_are_inconclusive_and_nothing_fails_without_data():
+    # 20 responses cannot tell a 90/10 split from v2 getting nothing (60 are needed): not a pass.
     out = S.compare_split({"v1": 18, "v2": 2}, {"v1": 90, "v2": 10})
-    assert out["verdict"] == "pass" and "below 5" in out["notes"][0]
+    assert out["verdict"] == "inconclusive" and "below 5" in out["notes"][0]
+    assert out["requests_needed"] == 60 and "needs 60" in out["reasons"][0]
     empty = S.compare_split({}, {"v1": 90, "v2": 10})
     assert empty["verdict"] == "fail" and "no response named its version" in empty["reasons"][0]
 
 
-@pytest.mark.parametrize("weights,message", [
-    ({}, "empty"), ({"v1": 90, "v2": 20}, "add up to 100"), ({"v1": -10, "v2": 110}, "from 0 to 100"),
-    ({"v1": "x"}, "number"),
+@pytest.mark.parametrize("weights,param,message", [
+    ({}, "expected_weights", "give the weight of each version"),
+    ({"v1": 90, "v2": 20}, "expected_weights", "add up to 110"),
+    ({"v1": -10, "v2": 110}, "expected_weights.v1", "from 0 to 100"),
+    ({"v1": "x"}, "expected_weights.v1", "integer"),
+    ({"v1": float("nan"), "v2": 100}, "expected_weights.v1", "integer"),
+    ({"v1": 99.5, "v2": 0.5}, "expected_weights.v1", "integer"),
 ])
-def test_bad_weights_are_refused(weights, message):
-    assert message in S.validate_weights(weights)
-    with pytest.raises(ValueError):
+def test_bad_weights_are_refused_by_the_split_rule(weights, param, message):
+    with pytest.raises(ParameterError) as err:
         S.compare_split({"v1": 1}, weights)
+    assert err.value.param == param and message in str(err.value)
+    assert not hasattr(S, "validate_weights")
 
 
 def test_bad_parameters_are_refused():
@@ -236,9 +250,83 @@ def test_bad_parameters_are_refused():
         S.compare_split({"v1": 1}, {"v1": 100}, "t_test")
     with pytest.raises(ValueError):
         S.compare_split({"v1": 1}, {"v1": 100}, confidence=1.0)
+    for name, kwargs in (("confidence", {"confidence": float("nan")}), ("tolerance_pp", {"tolerance_pp": float("nan")}),
+                         ("tolerance_pp", {"tolerance_pp": -1})):
+        with pytest.raises(ParameterError) as err:
+            S.compare_split({"v1": 1}, {"v1": 100}, "absolute", **kwargs)
+        assert err.value.param == name
 
 
 def test_describe():
     assert S.describe({"v1": 52, "v2": 48}, {"v1": 90, "v2": 10}) == "v1 52.0% / v2 48.0% (expected v1 90% / v2 10%)"
     assert S.describe({}, None) == "nothing"
     assert S.describe({"v2": 1}, {"v1": 100}) == "v1 0.0% / v2 100.0% (expected v1 100% / v2 0%)"
+
+
+# ---------------------------------------------------------------- power: the candidate missing
+
+def test_chi_square_critical_matches_the_table():
+    for p, df, x in CHI_SQUARE_TABLE:
+        # The table rounds x to 3 decimals (or 3 significant digits).
+        assert S.chi_square_critical(p, df) == pytest.approx(x, rel=1e-3, abs=5e-4)
+    with pytest.raises(ValueError):
+        S.chi_square_critical(0, 1)
+
+
+@pytest.mark.parametrize("weights,test,confidence,needed", [
+    # chi-square: n p / (1 - p) must pass the critical value, 6.635 at 99% and 3.841 at 95% (df 1).
+    ({"v1": 95, "v2": 5}, "chi_square", 0.99, 127), ({"v1": 90, "v2": 10}, "chi_square", 0.99, 60),
+    ({"v1": 50, "v2": 50}, "chi_square", 0.99, 7), ({"v1": 99, "v2": 1}, "chi_square", 0.99, 657),
+    ({"v1": 95, "v2": 5}, "chi_square", 0.95, 73),
+    # Wilson: 0 of n has the upper bound z^2 / (n + z^2), z at 1 - 0.01 / 2 / 2.
+    ({"v1": 95, "v2": 5}, "wilson", 0.99, 150), ({"v1": 90, "v2": 10}, "wilson", 0.99, 71),
+    # One version takes all: any other answer fails at once.
+    ({"v1": 0, "v2": 100}, "chi_square", 0.99, 1), ({"v2": 100}, "wilson", 0.99, 1),
+    ({"v1": 90, "v2": 10}, "absolute", 0.99, 1),
+])
+def test_requests_needed(weights, test, confidence, needed):
+    assert S.requests_needed(weights, test, confidence, tolerance_pp=5) == needed
+
+
+@pytest.mark.parametrize("weights", [{"v1": 95, "v2": 5}, {"v1": 90, "v2": 10}, {"v1": 80, "v2": 10, "v3": 10},
+                                     {"v1": 50, "v2": 30, "v3": 20}, {"v1": 98, "v2": 1, "v3": 1}])
+@pytest.mark.parametrize("test", ["chi_square", "wilson"])
+def test_requests_needed_is_where_a_missing_candidate_starts_to_fail(weights, test):
+    needed = S.requests_needed(weights, test)
+    small = S.smallest_share(weights)[0]
+    others = dict((v, w) for v, w in weights.items() if v != small)
+
+    def nothing_for_the_smallest(n):
+        # Every way to give the others n responses, here: in proportion, and all to the largest.
+        share = [(v, n * w // sum(others.values())) for v, w in sorted(others.items())]
+        spread = dict(share)
+        spread[share[0][0]] += n - sum(spread.values())
+        top = max(others, key=others.get)
+        return [spread, {top: n}]
+
+    for counts in nothing_for_the_smallest(needed):
+        assert S.compare_split(counts, weights, test)["verdict"] == "fail", counts
+    for counts in nothing_for_the_smallest(needed - 1):
+        assert S.compare_split(counts, weights, test)["verdict"] != "pass", counts
+
+
+def test_a_candidate_that_gets_nothing_never_passes_at_the_old_advice():
+    # The old advice: 100 requests for 95/5. The candidate got none of them: p = 0.022 > 0.01, so the
+    # chi-square test alone cannot reject it, and the probe must not call that a match.
+    out = S.compare_split({"v1": 100}, {"v1": 95, "v2": 5})
+    assert out["p_value"] == pytest.approx(0.0218, abs=1e-4)
+    assert out["verdict"] == "inconclusive" and out["requests_needed"] == 127
+    assert out["reasons"] == ["100 identified responses are too few to notice v2 (expected 5%) getting nothing: "
+                              "chi-square at confidence 0.99 needs 127"]
+    # With enough responses the same split fails, and a correct 95/5 split passes.
+    assert S.compare_split({"v1": 127}, {"v1": 95, "v2": 5})["verdict"] == "fail"
+    ok = S.compare_split({"v1": 190, "v2": 10}, {"v1": 95, "v2": 5})
+    assert ok["verdict"] == "pass" and ok["reasons"] == [] and ok["samples"] == 200
+
+
+def test_absolute_without_power_is_never_a_pass():
+    # tolerance 5 and a 5% share: v2 at 0% is 5 points off, within tolerance, at any number of requests.
+    assert S.requests_needed({"v1": 95, "v2": 5}, "absolute", tolerance_pp=5) is None
+    out = S.compare_split({"v1": 1000}, {"v1": 95, "v2": 5}, "absolute", tolerance_pp=5)
+    assert out["verdict"] == "inconclusive" and "tolerance_pp 5 is not below 5" in out["reasons"][0]
+    assert S.compare_split({"v1": 1000}, {"v1": 95, "v2": 5}, "absolute", tolerance_pp=4)["verdict"] == "fail"
