@@ -120,7 +120,7 @@ options:
     default: 1m
   iterations:
     description:
-      - How many checks the analysis runs, one every O(interval): the observation time. All of them run unless
+      - How many checks the analysis runs, one every O(interval), which is the observation time. All of them run unless
         one makes the failed checks reach O(failed_checks_limit), or O(stop_early_on_pass) is set.
       - At least V(1).
     type: int
