@@ -10,7 +10,8 @@ import pytest
 
 from support.ansible_run import run_play
 from support.mesh import (
-    TUTORIAL_HOST, apply_objects, create_tutorial, deployment, set_faults, start_simulator, virtual_service,
+    TUTORIAL_HOST, apply_objects, create_tutorial, deployment, set_faults, start_simulator, tutorial_objects,
+    virtual_service,
 )
 
 
@@ -142,8 +143,9 @@ def test_correct_ninety_five_five_with_enough_requests_passes(k8s, namespace, me
 
 def test_candidate_with_all_pods_down_fails(k8s, namespace, mesh):
     # No pod of v2: the gateway answers the candidate's share with 503 and no version header.
-    create_tutorial(k8s, namespace, weights={"v1": 95, "v2": 5})
-    apply_objects(k8s, [deployment(namespace, "v2", replicas=0)])
+    objects = [deployment(namespace, "v2", replicas=0) if obj["metadata"]["name"] == "podinfo-v2" else obj
+               for obj in tutorial_objects(namespace, weights={"v1": 95, "v2": 5})]
+    apply_objects(k8s, objects)
     mesh.wait_synced(k8s, namespace)
     base = {"url": mesh.ingress_url, "host": TUTORIAL_HOST, "concurrency": 1, "expected_weights": {"v1": 95, "v2": 5}}
     result = play([{"name": "default", "rollouts.istio.traffic_probe": dict(base, requests=100), "ignore_errors": True},
