@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/traffic_probe/run.py                 # the tutorial on the running test bed
     .venv/bin/python bench/traffic_probe/run.py --url http://127.0.0.1:8080/ --host app.example.com
+    .venv/bin/python bench/traffic_probe/run.py --smoke         # smallest sizes: seconds, to check it runs
 
 Without --url it creates the tutorial (90/10) in a fresh namespace of the test bed's cluster
 (`tools/testbed/testbed up` first), starts a mesh simulator for it, and deletes both afterwards.
@@ -10,6 +11,9 @@ limit) and the probe's own engine (plugins/module_utils/_edges/http_probe.py, as
 the same N and C, and reports the median requests per second and CPU time per request of each
 client, plus the probe's throughput as a share of hey's. It also times one whole module run
 through ansible-playbook once, to show what Ansible adds around the probe.
+
+--smoke runs the smallest case (20 requests, concurrency 1, one round, the module run included): a
+check that the bench works, not a measurement.
 
 Both clients reach the same server on this 2-core machine, so the server's own limit caps both:
 the ratio says how close the probe gets to a load tester, not how fast the server is.
@@ -59,7 +63,7 @@ class Tutorial(object):
         from kubernetes import config as kconfig
         from kubernetes.dynamic import DynamicClient
 
-        from integration.mesh.fixtures import MeshSimulator, create_tutorial
+        from support.mesh import MeshSimulator, create_tutorial
 
         self.kubeconfig = testbed_kubeconfig()
         self.k8s = DynamicClient(kconfig.new_client_from_config(config_file=self.kubeconfig))
@@ -134,8 +138,8 @@ def median(rows, key):
 def bench(url, host, n, concurrencies, rounds):
     results = []
     # Warm both paths (connections, caches) before measuring.
-    run_hey(url, host, min(n, 200), 2)
-    run_probe_engine(url, host, min(n, 200), 2)
+    run_hey(url, host, min(n, 200), min(2, max(concurrencies)))
+    run_probe_engine(url, host, min(n, 200), min(2, max(concurrencies)))
     for c in concurrencies:
         hey_rows, probe_rows = [], []
         for dummy in range(rounds):
@@ -168,7 +172,13 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--no-module", action="store_true", help="skip the one run through ansible-playbook")
     p.add_argument("--output", help="also write the JSON report here")
+    p.add_argument("--smoke", action="store_true",
+                   help="the smallest case (20 requests, concurrency 1, one round): seconds, to check that the bench runs")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.requests, args.concurrency, args.rounds = 20, [1], 1
+    if args.requests < 1 or args.rounds < 1 or min(args.concurrency or [1]) < 1:
+        p.error("--requests, --rounds and --concurrency must be 1 or more")
     if not os.path.exists(HEY):
         sys.exit("bench: hey is not installed (tools/testbed/testbed deps installs it)")
     concurrencies = args.concurrency or [1, 2, 4, 8]
