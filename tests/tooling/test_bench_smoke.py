@@ -51,8 +51,8 @@ def test_bench_runs_its_smoke_mode_and_reports_a_ratio(script, cluster):
         env["ROLLOUTS_TESTBED_PROMETHEUS_URL"] = cluster["prometheus_url"]
     res = subprocess.run([sys.executable, script, "--smoke"], capture_output=True, text=True, check=False,
                          timeout=HANG_GUARD_S, cwd=REPO, env=env)
-    assert res.returncode == 0, "%s --smoke exited %d:\n%s\n%s" % (name, res.returncode, res.stdout[-3000:],
-                                                                  res.stderr[-3000:])
+    assert res.returncode == 0, "%s --smoke exited %d:\n%s\n%s" % (
+        name, res.returncode, res.stdout[-3000:], res.stderr[-3000:])
     line, numbers = ratio_numbers(res.stdout)
     assert line, "%s --smoke printed no ratio line:\n%s" % (name, res.stdout)
     assert all(math.isfinite(n) for n in numbers), "%s: a ratio that is not a finite number: %r" % (name, line)
