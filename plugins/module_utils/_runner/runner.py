@@ -102,5 +102,4 @@ def run(module, action):
         fields = exc.result_fields()
         fields.setdefault("changed", False)
         module.fail_json(msg=str(exc), **fields)
-    # A ``warnings`` list in the result is shown as Ansible warnings by exit_json itself.
     module.exit_json(**result)
