@@ -197,6 +197,8 @@ def main(argv=None):
             report = measure(tut.sim.ingress_url + "/", args.host or "app.example.com")
             report["server"] = "mesh simulator (tools/mesh_simulator), tutorial 90/10"
     text = json.dumps(report, indent=2)
+    print("throughput ratio probe/hey: %s" % ", ".join(
+        "%.2f (c=%d)" % (row["probe_vs_hey"] or 0.0, row["concurrency"]) for row in report["results"]))
     print(text)
     if args.output:
         with open(args.output, "w") as fh:

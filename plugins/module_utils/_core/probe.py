@@ -98,9 +98,8 @@ def judge(summary, options):
             result["requests_needed"] = result["comparison"]["requests_needed"]
         return result
     if options.expected is None:
-        result.update(verdict=NOT_COMPARED, reason="no expected_weights given: measured only", reasons=[],
-                      msg="split %s over %d requests, %d errors" % (observed, summary["requests"],
-                                                                   summary["errors"]["count"]))
+        msg = "split %s over %d requests, %d errors" % (observed, summary["requests"], summary["errors"]["count"])
+        result.update(verdict=NOT_COMPARED, reason="no expected_weights given: measured only", reasons=[], msg=msg)
         return result
     comparison = compare_split(summary["counts"], options.expected, options.test, options.confidence,
                                options.tolerance_pp)

@@ -26,6 +26,7 @@ def test_bench_smoke_run(cluster, tmp_path):
     (row,) = report["results"]
     assert (row["requests"], row["concurrency"], row["rounds"]) == (20, 1, 1)
     assert row["hey_errors"] == 0 and row["probe_errors"] == 0
-    assert set(row["probe_split_last_round"]) <= {"v1", "v2"} 
+    assert set(row["probe_split_last_round"]) <= {"v1", "v2"}
     assert sum(row["probe_split_last_round"].values()) == pytest.approx(100)
     assert report["module_run"]["requests"] == 20 and "error" not in report["module_run"]
+    assert "throughput ratio probe/hey: " in proc.stdout

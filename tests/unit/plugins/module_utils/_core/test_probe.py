@@ -145,7 +145,7 @@ def test_no_response_at_all_fails_whatever_fail_task_says():
 
 def test_nan_never_reaches_the_comparison():
     # Before, a NaN weight or tolerance passed the checks and then no comparison could fail.
-    for bad in (dict(expected_weights={"v1": math.nan, "v2": 100}), dict(tolerance_pp=math.nan, test="absolute",
-                                                                          expected_weights={"v1": 100})):
+    for bad in (dict(expected_weights={"v1": math.nan, "v2": 100}),
+                dict(tolerance_pp=math.nan, test="absolute", expected_weights={"v1": 100})):
         with pytest.raises(ParameterError):
             P.check_options(params(**bad))
