@@ -30,13 +30,14 @@ def run_analysis(config, query, clock, sleep, query_errors=(), warnings=None):
     if config.initial_delay:
         sleep(config.initial_delay)
     deadline = start + config.initial_delay + config.no_data_timeout
+    stops = (AnalysisError,) + tuple(query_errors)
     while True:
         now = clock()
         records = []
         try:
             measure(config, analysis.iterations_run + 1, analysis.attempts + 1, query, now, now < deadline, records,
                     warnings)
-        except (AnalysisError,) + tuple(query_errors) as exc:
+        except stops as exc:
             message = str(exc)
             if records:
                 failing = records[-1]
