@@ -22,11 +22,13 @@ requirements:
   - kubernetes >= 24.2.0 (the Python client)
 options:
   name:
-    description: Name of the DestinationRule.
+    description:
+      - Name of the DestinationRule, a Kubernetes object name (lower-case letters, digits, C(-) and C(.)).
+      - Checked before any request; an invalid name is an error naming this option.
     type: str
     required: true
   namespace:
-    description: Namespace of the DestinationRule.
+    description: Namespace of the DestinationRule, a DNS-1123 label; checked before any request.
     type: str
     required: true
   state:
@@ -52,7 +54,7 @@ options:
       - Named C(service) because C(host) is the connection option for the API server, as in kubernetes.core.
     type: str
   subsets:
-    description: Named subsets of the service's endpoints, such as C(stable) and C(canary).
+    description: Named subsets of the service's endpoints, such as C(stable) and C(candidate).
     type: list
     elements: dict
     suboptions:
@@ -94,14 +96,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Stable and canary subsets of reviews, by version label
+- name: Stable and candidate subsets of reviews, by version label
   rollouts.istio.destination_rule:
     name: reviews
     namespace: shop
     service: reviews
     subsets:
       - {name: stable, version: v1}
-      - {name: canary, version: v2}
+      - {name: candidate, version: v2}
     traffic_policy:
       loadBalancer: {simple: ROUND_ROBIN}
 
@@ -133,6 +135,7 @@ diff:
   type: dict
 """
 
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import DESTINATION_RULE
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import destination_rule_spec
@@ -160,7 +163,7 @@ def build_spec(p):
 
 
 def main():
-    run_resource_module("DestinationRule", MODULE_SPEC, PLAIN, "service", build_spec)
+    run_resource_module(DESTINATION_RULE, MODULE_SPEC, PLAIN, "service", build_spec)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ requirements:
   - kubernetes >= 24.2.0 (the Python client)
 options:
   name:
-    description: Name of the Gateway.
+    description:
+      - Name of the Gateway, a Kubernetes object name (lower-case letters, digits, C(-) and C(.)).
+      - Checked before any request; an invalid name is an error naming this option.
     type: str
     required: true
   namespace:
-    description: Namespace of the Gateway.
+    description: Namespace of the Gateway, a DNS-1123 label; checked before any request.
     type: str
     required: true
   state:
@@ -131,6 +133,7 @@ diff:
   type: dict
 """
 
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import GATEWAY
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import gateway_spec
@@ -156,7 +159,7 @@ def build_spec(p):
 
 
 def main():
-    run_resource_module("Gateway", MODULE_SPEC, PLAIN, "servers", build_spec)
+    run_resource_module(GATEWAY, MODULE_SPEC, PLAIN, "servers", build_spec)
 
 
 if __name__ == "__main__":

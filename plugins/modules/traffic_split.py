@@ -18,10 +18,14 @@ description:
     JSON patch of the route's destinations.
   - The patch only applies to the object as it was read (its C(resourceVersion) is tested), so a
     concurrent edit is never overwritten. On such a conflict the module reads the object again and
-    applies only its own change again, up to O(max_conflict_retries) times.
-  - Weights are integers from 0 to 100 that add up to exactly 100, and every subset must be defined by
-    the DestinationRule for its host. Istio itself accepts weights that add up to anything; this module
-    refuses, with an error naming the option at fault, and writes nothing.
+    applies only its own change again, up to O(max_conflict_retries) times. Concurrent edits of other
+    fields are kept; a concurrent change of the same route's weights (for example an operator's
+    emergency rollback) fails the task, naming the weights read first and the weights now, unless
+    O(on_concurrent_weight_change=override).
+  - Weights are integers from 0 to 100 that add up to exactly 100; every host must exist and every
+    subset must be defined by the DestinationRule for its host (see O(validate_destinations)). Istio
+    itself accepts weights that add up to anything and routes to hosts and subsets that do not exist;
+    this module refuses, with an error naming the option at fault, and writes nothing.
   - Destinations the route sends to but O(destinations) does not name are removed from the route;
     name them with weight C(0) to keep them.
 author:
@@ -30,11 +34,13 @@ requirements:
   - kubernetes >= 24.2.0 (the Python client)
 options:
   name:
-    description: Name of the VirtualService.
+    description:
+      - Name of the VirtualService, a Kubernetes object name (lower-case letters, digits, C(-) and C(.)).
+      - Checked before any request; an empty or invalid name is an error naming this option.
     type: str
     required: true
   namespace:
-    description: Namespace of the VirtualService.
+    description: Namespace of the VirtualService, a DNS-1123 label; checked before any request.
     type: str
     required: true
   route:
@@ -65,13 +71,39 @@ options:
         description: Share of the traffic, an integer from 0 to 100. All weights add up to 100.
         type: int
         required: true
-  validate_subsets:
+  validate_destinations:
     description:
-      - Check that every subset in O(destinations) is defined by a DestinationRule for its host
-        (in the VirtualService's namespace, or else in the host's own namespace).
-      - This check reads the DestinationRules, which needs the C(list) verb on them.
+      - Check every destination of O(destinations) before writing anything.
+      - Its host must exist, visible from O(namespace), as a Kubernetes Service (a cluster-local host
+        C(<service>.<namespace>.svc.<cluster_domain>), honouring the Service's
+        C(networking.istio.io/exportTo) annotation) or as a host listed by a ServiceEntry in O(namespace),
+        the host's namespace or O(root_namespace), whose C(exportTo) includes O(namespace). A typo in a
+        host would otherwise send that share of production traffic to nothing.
+      - Its subset must be defined by the DestinationRule for its host, found as Istio finds it: in
+        O(namespace) first, then in the host's namespace, then in O(root_namespace); a rule whose
+        C(exportTo) leaves O(namespace) out does not count (C(.) is its own namespace, C(*) every one).
+      - Needs C(get) on C(services), C(list) on C(destinationrules) and, for hosts that are not a
+        Service, C(list) on C(serviceentries), in the namespaces looked in.
+      - The former name O(validate_subsets) is an alias; it now checks hosts too.
     type: bool
     default: true
+    aliases: [validate_subsets]
+  root_namespace:
+    description:
+      - The mesh root namespace (Istio's MeshConfig C(rootNamespace)), whose DestinationRules and
+        ServiceEntries apply to every namespace. Looked in last.
+    type: str
+    default: istio-system
+  on_concurrent_weight_change:
+    description:
+      - What to do when, on a retry after a conflict, the route's weights are no longer those read first:
+        someone else changed the same weights meanwhile.
+      - V(fail) fails the task and writes nothing, naming the weights read first and the weights now.
+      - V(override) applies the requested weights over that change.
+      - Concurrent edits of anything else are always kept and the change retried.
+    type: str
+    choices: [fail, override]
+    default: fail
   max_conflict_retries:
     description: How many times to read again and retry when the VirtualService changed between read and write.
     type: int
@@ -86,15 +118,15 @@ extends_documentation_fragment:
   - rollouts.istio.attributes.ACTIONGROUP_ISTIO
   - rollouts.istio.attributes.WRITES
 notes:
-  - Needs the verbs C(get) and C(patch) on C(virtualservices) and, with O(validate_subsets), C(list) on
-    C(destinationrules) (see C(docs/rbac/) in the collection).
+  - Needs the verbs C(get) and C(patch) on C(virtualservices) and, with O(validate_destinations), C(get) on
+    C(services) and C(list) on C(destinationrules) and C(serviceentries) (see C(docs/rbac/) in the collection).
 seealso:
   - module: rollouts.istio.virtual_service_info
   - module: rollouts.istio.virtual_service
 """
 
 EXAMPLES = r"""
-- name: Send 10% of the traffic to the canary
+- name: Send 10% of the traffic to the candidate
   rollouts.istio.traffic_split:
     name: reviews
     namespace: shop
@@ -102,16 +134,25 @@ EXAMPLES = r"""
     destinations:
       - subset: stable
         weight: 90
-      - subset: canary
+      - subset: candidate
         weight: 10
 
-- name: Promote, keeping the canary subset in the route at weight 0
+- name: Promote, keeping the stable subset in the route at weight 0
   rollouts.istio.traffic_split:
     name: reviews
     namespace: shop
     destinations:
       - {subset: stable, weight: 0}
-      - {subset: canary, weight: 100}
+      - {subset: candidate, weight: 100}
+
+- name: An emergency rollback that replaces whatever a running rollout set meanwhile
+  rollouts.istio.traffic_split:
+    name: reviews
+    namespace: shop
+    on_concurrent_weight_change: override
+    destinations:
+      - {subset: stable, weight: 100}
+      - {subset: candidate, weight: 0}
 
 - name: Split between two services (hosts), connecting once for the whole play
   module_defaults:
@@ -142,14 +183,15 @@ before:
   description:
     - Weights of the route before, by destination. A destination is named by its subset, by its host
       when it has no subset, or as C(host/subset) when two hosts share a subset name.
+    - Weights as Istio sends traffic, so a lone destination counts as 100 whatever its C(weight) says.
   returned: success
   type: dict
-  sample: {stable: 100, canary: 0}
+  sample: {stable: 100, candidate: 0}
 after:
   description: Weights of the route after (in check mode, what they would be), named as in RV(before).
   returned: success
   type: dict
-  sample: {stable: 90, canary: 10}
+  sample: {stable: 90, candidate: 10}
 api_version:
   description: API version of the VirtualService used.
   returned: success
@@ -170,8 +212,11 @@ diff:
   type: dict
 """
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label, check_number
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import DEFAULT_DOMAIN, DEFAULT_ROOT_NAMESPACE
+from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import check_object_names
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import ON_CONCURRENT_WEIGHT_CHANGE, set_split
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
 
 MODULE_SPEC = dict(
     name=dict(type="str", required=True),
@@ -182,18 +227,24 @@ MODULE_SPEC = dict(
         host=dict(type="str"),
         weight=dict(type="int", required=True),
     )),
-    validate_subsets=dict(type="bool", default=True),
+    validate_destinations=dict(type="bool", default=True, aliases=["validate_subsets"]),
+    root_namespace=dict(type="str", default=DEFAULT_ROOT_NAMESPACE),
+    on_concurrent_weight_change=dict(type="str", choices=list(ON_CONCURRENT_WEIGHT_CHANGE), default="fail"),
     max_conflict_retries=dict(type="int", default=5),
-    cluster_domain=dict(type="str", default="cluster.local"),
+    cluster_domain=dict(type="str", default=DEFAULT_DOMAIN),
 )
 
 
 def split_traffic(module):
     p = module.params
+    check_object_names(p)
+    check_number(p["max_conflict_retries"], "max_conflict_retries", minimum=0, integer=True)
+    check_dns_label(p["root_namespace"], "root_namespace", "namespace")
     result, tracker = set_split(
         connect_istio(module), p["namespace"], p["name"], p["destinations"], route=p["route"],
-        check_mode=module.check_mode, validate_subsets=p["validate_subsets"],
-        max_retries=p["max_conflict_retries"], domain=p["cluster_domain"])
+        check_mode=module.check_mode, validate_destinations=p["validate_destinations"],
+        max_retries=p["max_conflict_retries"], domain=p["cluster_domain"], root_namespace=p["root_namespace"],
+        on_concurrent_weight_change=p["on_concurrent_weight_change"])
     if module._diff:
         result["diff"] = tracker.diff()
     return result

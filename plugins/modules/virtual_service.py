@@ -27,11 +27,13 @@ requirements:
   - kubernetes >= 24.2.0 (the Python client)
 options:
   name:
-    description: Name of the VirtualService.
+    description:
+      - Name of the VirtualService, a Kubernetes object name (lower-case letters, digits, C(-) and C(.)).
+      - Checked before any request; an invalid name is an error naming this option.
     type: str
     required: true
   namespace:
-    description: Namespace of the VirtualService.
+    description: Namespace of the VirtualService, a DNS-1123 label; checked before any request.
     type: str
     required: true
   state:
@@ -120,7 +122,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Route everything to the stable subset, with a canary route ready at weight 0
+- name: Route everything to the stable subset, with the candidate ready at weight 0
   rollouts.istio.virtual_service:
     name: reviews
     namespace: shop
@@ -129,7 +131,7 @@ EXAMPLES = r"""
       - name: primary
         destinations:
           - {host: reviews, subset: stable, weight: 100}
-          - {host: reviews, subset: canary, weight: 0}
+          - {host: reviews, subset: candidate, weight: 0}
         retries: {attempts: 3, perTryTimeout: 2s}
         timeout: 10s
 
@@ -174,6 +176,7 @@ diff:
   type: dict
 """
 
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import VIRTUAL_SERVICE
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import COMMON_SPEC
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.resource_module import run_resource_module
 from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import (
@@ -216,7 +219,7 @@ def build_spec(p):
 
 
 def main():
-    run_resource_module("VirtualService", MODULE_SPEC, PLAIN, "hosts", build_spec)
+    run_resource_module(VIRTUAL_SERVICE, MODULE_SPEC, PLAIN, "hosts", build_spec)
 
 
 if __name__ == "__main__":

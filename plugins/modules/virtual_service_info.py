@@ -20,10 +20,12 @@ requirements:
   - kubernetes >= 24.2.0 (the Python client)
 options:
   name:
-    description: Name of one VirtualService. When not given, every VirtualService of O(namespace) is read.
+    description:
+      - Name of one VirtualService. When not given, every VirtualService of O(namespace) is read.
+      - A Kubernetes object name, checked before any request (an empty or upper-case name is an error naming this option).
     type: str
   namespace:
-    description: Namespace to read from.
+    description: Namespace to read from, a DNS-1123 label; checked before any request.
     type: str
     required: true
   label_selector:
@@ -55,10 +57,10 @@ EXAMPLES = r"""
     namespace: shop
   register: vs
 
-- name: The canary gets 10% on the primary route
+- name: The candidate gets 10% on the primary route
   ansible.builtin.assert:
     that:
-      - vs.virtual_services[0].routes_by_name.primary.weights.canary == 10
+      - vs.virtual_services[0].routes_by_name.primary.weights.candidate == 10
 
 - name: Every VirtualService labelled app=shop
   rollouts.istio.virtual_service_info:
@@ -123,9 +125,9 @@ virtual_services:
           description:
             - Weight by destination key. The key is the subset name, the host for a destination without
               subset, or C(host/subset) when two hosts share a subset name.
-            - A lone destination without weight counts as 100, as in Istio.
+            - A lone destination counts as 100 whatever its C(weight) says (none, or even 0), as Istio sends it all the traffic.
           type: dict
-          sample: {stable: 90, canary: 10}
+          sample: {stable: 90, candidate: 10}
     routes_by_name:
       description: The named routes of RV(virtual_services[].routes), by name.
       type: dict
@@ -134,25 +136,28 @@ virtual_services:
       type: dict
 """
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import DEFAULT_DOMAIN, describe_virtual_service
+from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import check_object_names
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import VIRTUAL_SERVICE
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
-from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import describe_virtual_service
 
 MODULE_SPEC = dict(
     name=dict(type="str"),
     namespace=dict(type="str", required=True),
     label_selector=dict(type="list", elements="str", default=[]),
-    cluster_domain=dict(type="str", default="cluster.local"),
+    cluster_domain=dict(type="str", default=DEFAULT_DOMAIN),
 )
 
 
 def read_virtual_services(module):
     p = module.params
+    check_object_names(p, name_required=False)
     api = connect_istio(module)
     if p["name"]:
-        obj = api.get("VirtualService", p["namespace"], p["name"])
+        obj = api.get(VIRTUAL_SERVICE, p["namespace"], p["name"])
         objs = [obj] if obj is not None else []
     else:
-        objs = api.list("VirtualService", p["namespace"], ",".join(p["label_selector"]) or None)
+        objs = api.list(VIRTUAL_SERVICE, p["namespace"], ",".join(p["label_selector"]) or None)
     described = []
     for obj in sorted(objs, key=lambda o: o["metadata"]["name"]):
         info = describe_virtual_service(obj, p["cluster_domain"])

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.difference import DifferenceTracker
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.release import DEFAULT_DOMAIN
 from ansible_collections.rollouts.istio.plugins.module_utils._core.split import TOTAL_WEIGHT, check_split
 from ansible_collections.rollouts.istio.plugins.module_utils._core.split import effective_weights as _effective
 
-DEFAULT_DOMAIN = "cluster.local"
+# Istio's default mesh root namespace (MeshConfig rootNamespace): rules there apply mesh-wide.
+DEFAULT_ROOT_NAMESPACE = "istio-system"
+# The annotation that gives a Kubernetes Service an Istio exportTo.
+SERVICE_EXPORT_TO_ANNOTATION = "networking.istio.io/exportTo"
 
 
 # Input that cannot be applied; ``param`` names the module option at fault. The one validation
@@ -56,16 +61,47 @@ def _host_matches(pattern, fqdn):
     return False
 
 
-def subsets_for_host(destination_rules, fqdn, domain=DEFAULT_DOMAIN):
+def exported_to(export_to, owner_namespace, client_namespace):
+    """Whether an object of ``owner_namespace`` with this ``exportTo`` is visible from ``client_namespace``.
+
+    As Istio reads exportTo: unset or empty means every namespace, ``*`` every namespace, ``.``
+    the object's own namespace, ``~`` none, anything else a namespace by name.
+    """
+    if not export_to:
+        return True
+    for entry in export_to:
+        entry = (entry or "").strip()
+        if entry == "*" or entry == client_namespace or (entry == "." and owner_namespace == client_namespace):
+            return True
+    return False
+
+
+def lookup_namespaces(client_namespace, fqdn, domain=DEFAULT_DOMAIN, root_namespace=DEFAULT_ROOT_NAMESPACE):
+    """Where Istio looks for the rules of a host, in order: the client's namespace, the service's, the root."""
+    out = []
+    for ns in (client_namespace, host_namespace(fqdn, domain), root_namespace):
+        if ns and ns not in out:
+            out.append(ns)
+    return out
+
+
+def _namespace_of(obj):
+    return (obj.get("metadata") or {}).get("namespace") or ""
+
+
+def subsets_for_host(destination_rules, fqdn, domain=DEFAULT_DOMAIN, client_namespace=None):
     """Subset names defined for ``fqdn`` by the DestinationRules given (live objects).
 
-    An exact host match wins over wildcard ones, as in Istio. Returns None when no
-    DestinationRule applies to the host at all.
+    An exact host match wins over wildcard ones, as in Istio. With ``client_namespace``, a rule
+    whose exportTo leaves that namespace out does not count. Returns None when no DestinationRule
+    applies to the host at all.
     """
     exact, wildcard = [], []
     for dr in destination_rules:
         spec = dr.get("spec") or {}
-        ns = (dr.get("metadata") or {}).get("namespace") or ""
+        ns = _namespace_of(dr)
+        if client_namespace is not None and not exported_to(spec.get("exportTo"), ns, client_namespace):
+            continue
         pattern = resolve_host(spec.get("host") or "", ns, domain)
         if pattern == fqdn:
             exact.append(spec)
@@ -80,6 +116,34 @@ def subsets_for_host(destination_rules, fqdn, domain=DEFAULT_DOMAIN):
             if subset.get("name"):
                 names.add(subset["name"])
     return names
+
+
+def service_of(fqdn, domain=DEFAULT_DOMAIN):
+    """(namespace, name) of the Kubernetes Service a cluster-local FQDN names, else None."""
+    ns = host_namespace(fqdn, domain)
+    if ns is None:
+        return None
+    return ns, fqdn.split(".", 1)[0]
+
+
+def service_visible(service, client_namespace):
+    """Whether a live Kubernetes Service is visible to the mesh from ``client_namespace``."""
+    annotation = ((service.get("metadata") or {}).get("annotations") or {}).get(SERVICE_EXPORT_TO_ANNOTATION)
+    export_to = [e for e in annotation.split(",")] if annotation else None
+    return exported_to(export_to, _namespace_of(service), client_namespace)
+
+
+def service_entry_covers(service_entries, fqdn, client_namespace, domain=DEFAULT_DOMAIN):
+    """Whether one of the ServiceEntries given lists ``fqdn`` (or a wildcard of it) and is visible from the client."""
+    for entry in service_entries:
+        spec = entry.get("spec") or {}
+        ns = _namespace_of(entry)
+        if not exported_to(spec.get("exportTo"), ns, client_namespace):
+            continue
+        for host in spec.get("hosts") or []:
+            if _host_matches(resolve_host(host, ns, domain), fqdn):
+                return True
+    return False
 
 
 # ---------------------------------------------------------------- routes
@@ -133,7 +197,7 @@ def _identity(entry, namespace, domain):
 def destination_keys(identities):
     """A short, stable name for each (host, subset) pair.
 
-    The subset name alone where that is unambiguous (``stable``, ``canary``); the host where
+    The subset name alone where that is unambiguous (``stable``, ``candidate``); the host where
     there is no subset; ``host/subset`` where two hosts share a subset name.
     """
     by_subset = {}
@@ -238,14 +302,21 @@ def normalize_split(destinations, route, namespace, domain=DEFAULT_DOMAIN, param
     return out
 
 
-def missing_subsets(split, subsets_of):
-    """Destinations of a normalized split whose subset no DestinationRule defines.
+def destination_problems(split, host_exists, subsets_of, param="destinations"):
+    """What is wrong with the destinations of a normalized split, as human-readable problems.
 
-    ``subsets_of(fqdn)`` returns the set of subset names defined for a host, or None when no
-    DestinationRule applies to it. Returns a list of human-readable problems.
+    ``host_exists(fqdn)`` tells whether the mesh knows the host (a Service or a ServiceEntry
+    visible from the route's namespace); ``subsets_of(fqdn)`` returns the subset names defined
+    for it, or None when no DestinationRule applies. A host that does not exist is reported once,
+    without its subset: its share of the traffic would go nowhere.
     """
     problems = []
-    for _host, fqdn, subset, _weight in split:
+    for i, (host, fqdn, subset, _weight) in enumerate(split):
+        where = "%s[%d]" % (param, i)
+        if not host_exists(fqdn):
+            problems.append("%s.host %r (%s): no such Service, and no ServiceEntry for this host visible from the "
+                            "route's namespace" % (where, host, fqdn))
+            continue
         if not subset:
             continue
         names = subsets_of(fqdn)
@@ -257,20 +328,32 @@ def missing_subsets(split, subsets_of):
     return problems
 
 
-class SplitPlan(object):
-    """What setting a split on one route changes: the new route, the JSON patch, the weights."""
+def route_weights(route, namespace, domain=DEFAULT_DOMAIN):
+    """{destination key: effective weight} of one route, as Istio sends its traffic."""
+    return describe_route(route, 0, namespace, domain)["weights"]
 
-    def __init__(self, index, before_route, after_route, ops, before, after):
+
+class SplitPlan(object):
+    """What setting a split on one route changes: the new route, the JSON patch, the weights.
+
+    ``difference`` (before and after of the route) is the one place that decides whether
+    anything changes, for ``changed`` and for the diff alike.
+    """
+
+    def __init__(self, index, difference, ops, before, after):
         self.index = index
-        self.before_route = before_route
-        self.after_route = after_route
+        self.difference = difference
         self.ops = ops
         self.before = before
         self.after = after
 
     @property
-    def changed(self):
-        return bool(self.ops)
+    def before_route(self):
+        return self.difference.before
+
+    @property
+    def after_route(self):
+        return self.difference.after
 
 
 def plan_split(vs, index, split, domain=DEFAULT_DOMAIN):
@@ -330,7 +413,9 @@ def plan_split(vs, index, split, domain=DEFAULT_DOMAIN):
     key_of = dict(zip(_unique(identities + after_ids), keys))
     before = dict((key_of[i], w) for i, w in zip(identities, old_weights))
     after = dict((key_of[i], w) for i, w in zip(after_ids, effective_weights(after_entries)))
-    return SplitPlan(index, route, after_route, ops, before, after)
+    header = "VirtualService %s/%s, HTTP route %s" % (namespace, (vs.get("metadata") or {}).get("name"),
+                                                     route.get("name") or "#%d" % index)
+    return SplitPlan(index, DifferenceTracker(route, after_route, header=header), ops, before, after)
 
 
 def _unique(items):

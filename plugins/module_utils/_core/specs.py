@@ -6,9 +6,21 @@
 
 from __future__ import annotations
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label, check_dns_subdomain
 from ansible_collections.rollouts.istio.plugins.module_utils._core.split import check_split
 
 DEFAULT_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+
+
+def check_object_names(params, name_param="name", namespace_param="namespace", name_required=True):
+    """The object name and namespace options, as the API server would accept them, before any request.
+
+    An empty name would turn a read of one object into a list request and an upper-case one into a
+    plain "not found"; both are refused here, naming the option.
+    """
+    check_dns_label(params.get(namespace_param), namespace_param, "namespace")
+    if name_required or params.get(name_param) is not None:
+        check_dns_subdomain(params.get(name_param), name_param, "object name")
 
 
 def _prune(d):

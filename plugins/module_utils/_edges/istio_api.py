@@ -25,11 +25,19 @@ from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client i
 GROUP = "networking.istio.io"
 VERSIONS = ("v1", "v1beta1", "v1alpha3")
 
+# The kinds this collection reads and writes, and their resources: named here only.
+VIRTUAL_SERVICE = "VirtualService"
+DESTINATION_RULE = "DestinationRule"
+GATEWAY = "Gateway"
+SERVICE_ENTRY = "ServiceEntry"
 KINDS = {
-    "VirtualService": "virtualservices",
-    "DestinationRule": "destinationrules",
-    "Gateway": "gateways",
+    VIRTUAL_SERVICE: "virtualservices",
+    DESTINATION_RULE: "destinationrules",
+    GATEWAY: "gateways",
+    SERVICE_ENTRY: "serviceentries",
 }
+# A Kubernetes Service (core/v1): the host a destination names, when it is cluster-local.
+SERVICES = "services"
 
 API_VERSION_SPEC = {"type": "str"}
 
@@ -97,7 +105,7 @@ class IstioApi(object):
                     return None
                 last = exc
             except K8sError as exc:
-                raise IstioError(explain(exc, "get", _resource(kind), namespace, name), exc)
+                raise IstioError(explain(exc, "get", resource_name(kind), namespace, name), exc)
         raise self._not_served(last)
 
     def list(self, kind, namespace, label_selector=None):
@@ -111,7 +119,7 @@ class IstioApi(object):
             except NotFound as exc:
                 last = exc
             except K8sError as exc:
-                raise IstioError(explain(exc, "list", _resource(kind), namespace), exc)
+                raise IstioError(explain(exc, "list", resource_name(kind), namespace), exc)
         raise self._not_served(last)
 
     def json_patch(self, kind, namespace, name, ops, dry_run=False):
@@ -122,14 +130,23 @@ class IstioApi(object):
         try:
             return self.client.patch(self.path(kind, namespace, name), obj, APPLY_PATCH, dry_run=dry_run, force=force)
         except K8sError as exc:
-            raise IstioError(explain(exc, "patch", _resource(kind), namespace, name), exc)
+            raise IstioError(explain(exc, "patch", resource_name(kind), namespace, name), exc)
 
     def delete(self, kind, namespace, name, dry_run=False, resource_version=None):
         try:
             return self.client.delete(self.path(kind, namespace, name), dry_run=dry_run,
                                       resource_version=resource_version)
         except K8sError as exc:
-            raise IstioError(explain(exc, "delete", _resource(kind), namespace, name), exc)
+            raise IstioError(explain(exc, "delete", resource_name(kind), namespace, name), exc)
+
+    def service(self, namespace, name):
+        """The Kubernetes Service (core/v1), or None when it does not exist."""
+        try:
+            return self.client.get("/api/v1/namespaces/%s/%s/%s" % (path_quote(namespace), SERVICES, path_quote(name)))
+        except NotFound:
+            return None
+        except K8sError as exc:
+            raise IstioError(explain(exc, "get", SERVICES, namespace, name), exc)
 
     def namespace_exists(self, namespace):
         """True or False, or None when this identity may not read namespaces."""
@@ -142,5 +159,6 @@ class IstioApi(object):
             return None
 
 
-def _resource(kind):
+def resource_name(kind):
+    """``virtualservices.networking.istio.io`` for ``VirtualService``: the name RBAC and messages use."""
     return "%s.%s" % (KINDS[kind], GROUP)

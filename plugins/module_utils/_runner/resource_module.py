@@ -11,6 +11,7 @@ flow, check and diff mode) is this one function.
 
 from __future__ import annotations
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import check_object_names
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.ensure_object import desired_object, ensure
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
 
@@ -27,6 +28,7 @@ def run_resource_module(kind, module_spec, plain, required, build_spec):
 
     def action(mod):
         p = mod.params
+        check_object_names(p)
         spec = build_spec(p)
         desired = desired_object(kind, p["name"], p["namespace"], spec, p["labels"], p["annotations"])
         return ensure(connect_istio(mod), desired, p["state"], mod.check_mode, mod._diff)

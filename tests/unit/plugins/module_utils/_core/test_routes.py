@@ -25,8 +25,8 @@ def dest(subset, weight=None, host="reviews", **extra):
     return entry
 
 
-def canary_route(stable=100, canary=0, name="primary", **extra):
-    route = {"name": name, "route": [dest("stable", stable), dest("canary", canary)]}
+def candidate_route(stable=100, candidate=0, name="primary", **extra):
+    route = {"name": name, "route": [dest("stable", stable), dest("candidate", candidate)]}
     route.update(extra)
     return route
 
@@ -59,8 +59,8 @@ def dr(host, subsets, ns="shop"):
 
 
 def test_subsets_for_host_resolves_the_destination_rule_host_in_its_own_namespace():
-    rules = [dr("reviews", ["stable", "canary"]), dr("ratings", ["v1"])]
-    assert R.subsets_for_host(rules, "reviews.shop.svc.cluster.local") == {"stable", "canary"}
+    rules = [dr("reviews", ["stable", "candidate"]), dr("ratings", ["v1"])]
+    assert R.subsets_for_host(rules, "reviews.shop.svc.cluster.local") == {"stable", "candidate"}
     assert R.subsets_for_host(rules, "reviews.other.svc.cluster.local") is None
 
 
@@ -118,18 +118,18 @@ def split(*pairs):
 
 
 def test_normalize_split_fills_in_the_route_host():
-    out = R.normalize_split(split(("stable", 90), ("canary", 10)), canary_route(), "shop")
+    out = R.normalize_split(split(("stable", 90), ("candidate", 10)), candidate_route(), "shop")
     assert out == [("reviews", "reviews.shop.svc.cluster.local", "stable", 90),
-                   ("reviews", "reviews.shop.svc.cluster.local", "canary", 10)]
+                   ("reviews", "reviews.shop.svc.cluster.local", "candidate", 10)]
 
 
 @pytest.mark.parametrize("weights,fragment", [
-    ([("stable", 100), ("canary", 10)], "add up to 110"),
-    ([("stable", 50), ("canary", 40)], "add up to 90"),
+    ([("stable", 100), ("candidate", 10)], "add up to 110"),
+    ([("stable", 50), ("candidate", 40)], "add up to 90"),
 ])
 def test_weights_must_add_up_to_100(weights, fragment):
     with pytest.raises(R.RouteError) as err:
-        R.normalize_split(split(*weights), canary_route(), "shop")
+        R.normalize_split(split(*weights), candidate_route(), "shop")
     assert err.value.param == "destinations" and fragment in err.value.msg
 
 
@@ -143,8 +143,8 @@ def test_weights_must_add_up_to_100(weights, fragment):
 ])
 def test_each_weight_is_an_integer_0_to_100(weight, fragment):
     with pytest.raises(R.RouteError) as err:
-        R.normalize_split([{"subset": "stable", "weight": weight}, {"subset": "canary", "weight": 0}],
-                          canary_route(), "shop")
+        R.normalize_split([{"subset": "stable", "weight": weight}, {"subset": "candidate", "weight": 0}],
+                          candidate_route(), "shop")
     assert err.value.param == "destinations[0].weight"
     assert fragment in err.value.msg
 
@@ -153,7 +153,7 @@ def test_duplicate_destinations_are_an_error_even_when_spelled_differently():
     dup = [{"subset": "stable", "weight": 50},
            {"host": "reviews.shop.svc.cluster.local", "subset": "stable", "weight": 50}]
     with pytest.raises(R.RouteError) as err:
-        R.normalize_split(dup, canary_route(), "shop")
+        R.normalize_split(dup, candidate_route(), "shop")
     assert err.value.param == "destinations[1]" and "destinations[0]" in err.value.msg
 
 
@@ -166,12 +166,12 @@ def test_subset_only_needs_a_single_existing_host():
 
 def test_destination_needs_subset_or_host():
     with pytest.raises(R.RouteError, match="give subset, host, or both"):
-        R.normalize_split([{"weight": 100}], canary_route(), "shop")
+        R.normalize_split([{"weight": 100}], candidate_route(), "shop")
 
 
 def test_empty_split_is_an_error():
     with pytest.raises(R.RouteError, match="at least one"):
-        R.normalize_split([], canary_route(), "shop")
+        R.normalize_split([], candidate_route(), "shop")
 
 
 def test_redirect_routes_cannot_be_split():
@@ -182,17 +182,84 @@ def test_redirect_routes_cannot_be_split():
 
 def test_missing_subsets():
     rules = [dr("reviews", ["stable"])]
-    norm = R.normalize_split(split(("stable", 90), ("canary", 10)), canary_route(), "shop")
-    problems = R.missing_subsets(norm, lambda fqdn: R.subsets_for_host(rules, fqdn))
-    assert problems == ["subset 'canary' of reviews.shop.svc.cluster.local: not defined "
+    norm = R.normalize_split(split(("stable", 90), ("candidate", 10)), candidate_route(), "shop")
+    problems = R.destination_problems(norm, lambda fqdn: True, lambda fqdn: R.subsets_for_host(rules, fqdn))
+    assert problems == ["subset 'candidate' of reviews.shop.svc.cluster.local: not defined "
                         "(the DestinationRule defines stable)"]
-    none = R.missing_subsets(norm, lambda fqdn: None)
+    none = R.destination_problems(norm, lambda fqdn: True, lambda fqdn: None)
     assert len(none) == 2 and "no DestinationRule" in none[0]
 
 
-def test_missing_subsets_ignores_host_only_destinations():
+def test_host_only_destinations_need_no_subset_but_an_existing_host():
+    # Behaviour change: a host-only destination used to pass unchecked; its host must now exist.
     norm = [("a", "a.shop.svc.cluster.local", None, 100)]
-    assert R.missing_subsets(norm, lambda fqdn: None) == []
+    assert R.destination_problems(norm, lambda fqdn: True, lambda fqdn: None) == []
+    problems = R.destination_problems(norm, lambda fqdn: False, lambda fqdn: None)
+    assert problems == ["destinations[0].host 'a' (a.shop.svc.cluster.local): no such Service, and no ServiceEntry "
+                        "for this host visible from the route's namespace"]
+
+
+def test_a_missing_host_is_reported_once_without_its_subset():
+    norm = [("typo", "typo.shop.svc.cluster.local", "stable", 100)]
+    problems = R.destination_problems(norm, lambda fqdn: False, lambda fqdn: None)
+    assert len(problems) == 1 and problems[0].startswith("destinations[0].host 'typo'")
+
+
+@pytest.mark.parametrize("export_to,owner,client,visible", [
+    (None, "a", "b", True), ([], "a", "b", True), (["*"], "a", "b", True), (["."], "a", "a", True),
+    (["."], "a", "b", False), (["b"], "a", "b", True), (["c", "b"], "a", "b", True), (["c"], "a", "b", False),
+    (["~"], "a", "a", False),
+])
+def test_exported_to(export_to, owner, client, visible):
+    assert R.exported_to(export_to, owner, client) is visible
+
+
+def test_lookup_order_is_client_then_service_then_root():
+    fqdn = "reviews.backend.svc.cluster.local"
+    assert R.lookup_namespaces("shop", fqdn) == ["shop", "backend", "istio-system"]
+    assert R.lookup_namespaces("backend", fqdn) == ["backend", "istio-system"]
+    assert R.lookup_namespaces("shop", "api.example.com", root_namespace="mesh") == ["shop", "mesh"]
+
+
+def test_subsets_for_host_leaves_out_rules_not_exported_to_the_client():
+    rule = dr("reviews", ["stable"])
+    rule["metadata"]["namespace"] = "backend"
+    rule["spec"]["host"] = "reviews.shop.svc.cluster.local"
+    rule["spec"]["exportTo"] = ["."]
+    fqdn = "reviews.shop.svc.cluster.local"
+    assert R.subsets_for_host([rule], fqdn) == {"stable"}  # without a client: every rule counts
+    assert R.subsets_for_host([rule], fqdn, client_namespace="shop") is None
+    rule["spec"]["exportTo"] = ["shop"]
+    assert R.subsets_for_host([rule], fqdn, client_namespace="shop") == {"stable"}
+
+
+def test_service_entry_hosts_and_wildcards():
+    entry = {"metadata": {"namespace": "istio-system"}, "spec": {"hosts": ["*.example.com", "db.internal"]}}
+    assert R.service_entry_covers([entry], "api.example.com", "shop")
+    assert R.service_entry_covers([entry], "db.internal", "shop")
+    assert not R.service_entry_covers([entry], "example.org", "shop")
+    entry["spec"]["exportTo"] = ["."]
+    assert not R.service_entry_covers([entry], "db.internal", "shop")
+
+
+def test_service_of_and_its_visibility():
+    assert R.service_of("reviews.shop.svc.cluster.local") == ("shop", "reviews")
+    assert R.service_of("api.example.com") is None
+    svc = {"metadata": {"name": "reviews", "namespace": "shop",
+                        "annotations": {R.SERVICE_EXPORT_TO_ANNOTATION: "."}}}
+    assert R.service_visible(svc, "shop") and not R.service_visible(svc, "other")
+    assert R.service_visible({"metadata": {"namespace": "shop"}}, "other")
+
+
+def test_a_lone_destination_with_weight_0_gets_all_the_traffic_in_every_report():
+    route = {"name": "p", "route": [{"destination": {"host": "reviews", "subset": "stable"}, "weight": 0}]}
+    assert R.describe_route(route, 0, "shop")["weights"] == {"stable": 100}
+    assert R.describe_route(route, 0, "shop")["destinations"][0]["weight"] == 100
+    assert R.route_weights(route, "shop") == {"stable": 100}
+    obj = vs([route])
+    assert R.describe_virtual_service(obj)["routes"][0]["weights"] == {"stable": 100}
+    p = plan(obj, [("stable", 50), ("candidate", 50)])
+    assert p.before == {"stable": 100} and p.after == {"stable": 50, "candidate": 50}
 
 
 # ---------------------------------------------------------------- plans and patches
@@ -206,35 +273,35 @@ def plan(obj, pairs, route=None):
 
 
 def test_plan_changes_only_weights():
-    obj = vs([canary_route()])
-    p = plan(obj, [("stable", 90), ("canary", 10)])
+    obj = vs([candidate_route()])
+    p = plan(obj, [("stable", 90), ("candidate", 10)])
     assert p.ops == [
         {"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 90},
         {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 10},
     ]
-    assert p.before == {"stable": 100, "canary": 0}
-    assert p.after == {"stable": 90, "canary": 10}
-    assert p.changed
+    assert p.before == {"stable": 100, "candidate": 0}
+    assert p.after == {"stable": 90, "candidate": 10}
+    assert p.difference.changed
 
 
 def test_plan_same_weights_is_no_change():
-    obj = vs([canary_route(90, 10)])
-    p = plan(obj, [("canary", 10), ("stable", 90)])
-    assert p.ops == [] and not p.changed
-    assert p.before == p.after == {"stable": 90, "canary": 10}
+    obj = vs([candidate_route(90, 10)])
+    p = plan(obj, [("candidate", 10), ("stable", 90)])
+    assert p.ops == [] and not p.difference.changed
+    assert p.before == p.after == {"stable": 90, "candidate": 10}
 
 
 def test_plan_lone_destination_without_weight_counts_as_100():
     obj = vs([{"name": "primary", "route": [{"destination": {"host": "reviews", "subset": "stable"}}]}])
     assert plan(obj, [("stable", 100)]).ops == []
     # With company it needs an explicit weight.
-    p = plan(obj, [("stable", 100), ("canary", 0)])
+    p = plan(obj, [("stable", 100), ("candidate", 0)])
     assert p.ops == [
         {"op": "add", "path": "/spec/http/0/route/0/weight", "value": 100},
         {"op": "add", "path": "/spec/http/0/route/-",
-         "value": {"destination": {"host": "reviews", "subset": "canary"}, "weight": 0}},
+         "value": {"destination": {"host": "reviews", "subset": "candidate"}, "weight": 0}},
     ]
-    assert p.before == {"stable": 100} and p.after == {"stable": 100, "canary": 0}
+    assert p.before == {"stable": 100} and p.after == {"stable": 100, "candidate": 0}
 
 
 def test_plan_removes_unnamed_destinations_highest_index_first():
@@ -250,12 +317,12 @@ def test_plan_removes_unnamed_destinations_highest_index_first():
 
 
 def test_plan_keeps_unknown_fields_of_destinations_and_route():
-    route = canary_route(name="primary", retries={"attempts": 3}, x_unknown={"keep": [1, 2]})
+    route = candidate_route(name="primary", retries={"attempts": 3}, x_unknown={"keep": [1, 2]})
     route["route"][0]["headers"] = {"request": {"set": {"x-version": "stable"}}}
     route["route"][0]["destination"]["port"] = {"number": 9080}
     route["route"][1]["futureField"] = "kept"
     obj = vs([{"name": "other", "match": [{"uri": {"prefix": "/admin"}}], "route": [dest("stable")]}, route])
-    p = plan(obj, [("stable", 75), ("canary", 25)], route="primary")
+    p = plan(obj, [("stable", 75), ("candidate", 25)], route="primary")
     assert all(op["path"].startswith("/spec/http/1/route/") for op in p.ops)
     after = R.apply_patch(obj, p.ops)
     expected = copy.deepcopy(obj)
@@ -283,9 +350,9 @@ def test_plan_between_hosts_names_destinations_by_host():
 
 def test_plan_matches_short_and_long_host_spellings():
     obj = vs([{"name": "p", "route": [dest("stable", 100, host="reviews.shop.svc.cluster.local"),
-                                      dest("canary", 0, host="reviews.shop.svc.cluster.local")]}])
+                                      dest("candidate", 0, host="reviews.shop.svc.cluster.local")]}])
     p = plan(obj, [{"host": "reviews", "subset": "stable", "weight": 0},
-                   {"host": "reviews", "subset": "canary", "weight": 100}])
+                   {"host": "reviews", "subset": "candidate", "weight": 100}])
     assert [op["op"] for op in p.ops] == ["replace", "replace"]
 
 
@@ -315,14 +382,14 @@ def test_apply_patch_escaped_paths():
 def test_describe_virtual_service():
     obj = vs([{"name": "admin", "match": [{"uri": {"prefix": "/admin"}}],
                "route": [{"destination": {"host": "reviews", "subset": "stable", "port": {"number": 9080}}}]},
-              canary_route(80, 20)])
+              candidate_route(80, 20)])
     info = R.describe_virtual_service(obj)
     assert info["name"] == "reviews" and info["hosts"] == ["reviews"] and info["object"] is obj
     admin, primary = info["routes"]
     assert admin["default"] is False and admin["weights"] == {"stable": 100}
     assert admin["destinations"][0] == {"key": "stable", "host": "reviews", "subset": "stable",
                                         "port": 9080, "weight": 100}
-    assert primary["default"] is True and primary["weights"] == {"stable": 80, "canary": 20}
+    assert primary["default"] is True and primary["weights"] == {"stable": 80, "candidate": 20}
 
 
 def test_destination_keys_disambiguate_shared_subset_names():

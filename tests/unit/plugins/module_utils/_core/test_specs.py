@@ -24,13 +24,13 @@ def test_gateway_spec_tls_and_selector():
 def test_destination_rule_spec_from_versions():
     spec = S.destination_rule_spec("reviews", [
         {"name": "stable", "version": "v1", "labels": None, "traffic_policy": None},
-        {"name": "canary", "version": "v2", "labels": {"track": "canary"}, "traffic_policy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
+        {"name": "candidate", "version": "v2", "labels": {"track": "candidate"}, "traffic_policy": {"tls": {"mode": "ISTIO_MUTUAL"}}},
     ], traffic_policy={"loadBalancer": {"simple": "ROUND_ROBIN"}})
     assert spec == {
         "host": "reviews",
         "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"}},
         "subsets": [{"name": "stable", "labels": {"version": "v1"}},
-                    {"name": "canary", "labels": {"track": "canary", "version": "v2"},
+                    {"name": "candidate", "labels": {"track": "candidate", "version": "v2"},
                      "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}}}],
     }
 
@@ -44,11 +44,11 @@ def test_virtual_service_spec():
     spec = S.virtual_service_spec(["reviews"], ["mesh"], [{
         "name": "primary", "match": None, "timeout": "5s", "retries": {"attempts": 2}, "fault": None, "mirror": None,
         "destinations": [{"host": "reviews", "subset": "stable", "port": 9080, "weight": 90},
-                         {"host": "reviews", "subset": "canary", "port": None, "weight": 10}]}])
+                         {"host": "reviews", "subset": "candidate", "port": None, "weight": 10}]}])
     assert spec == {"hosts": ["reviews"], "gateways": ["mesh"], "http": [{
         "name": "primary", "timeout": "5s", "retries": {"attempts": 2},
         "route": [{"destination": {"host": "reviews", "subset": "stable", "port": {"number": 9080}}, "weight": 90},
-                  {"destination": {"host": "reviews", "subset": "canary"}, "weight": 10}]}]}
+                  {"destination": {"host": "reviews", "subset": "candidate"}, "weight": 10}]}]}
 
 
 def test_weights_checked_on_every_route():
