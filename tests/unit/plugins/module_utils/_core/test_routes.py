@@ -402,3 +402,117 @@ def test_plan_refuses_a_route_that_names_a_destination_twice():
     with pytest.raises(R.RouteError) as err:
         plan(obj, [{"host": "reviews", "subset": "stable", "weight": 100}])
     assert err.value.param == "route" and "more than once" in err.value.msg
+
+
+# ---------------------------------------------------------------- properties of plan_split
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+HOSTS = ["reviews", "ratings", "reviews.backend.svc.cluster.local", "api.example.com"]
+SUBSETS = ["stable", "candidate", "v3", None]
+# Anything a user may have in an object that traffic_split must keep: arbitrary JSON values.
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=4),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                    max_leaves=6)
+
+
+@st.composite
+def destination_entries(draw):
+    identities = draw(st.lists(st.tuples(st.sampled_from(HOSTS), st.sampled_from(SUBSETS)), max_size=4, unique=True))
+    entries = []
+    for host, subset in identities:
+        dest = {"host": host}
+        if subset:
+            dest["subset"] = subset
+        if draw(st.booleans()):
+            dest["port"] = {"number": draw(st.integers(1, 65535))}
+        entry = {"destination": dest}
+        if draw(st.booleans()):
+            entry["weight"] = draw(st.integers(0, 100))
+        if draw(st.booleans()):
+            entry["headers"] = {"response": {"add": {"x-version": draw(st.text(max_size=5))}}}
+        if draw(st.booleans()):
+            entry["futureField"] = draw(JSON)
+        entries.append(entry)
+    return entries
+
+
+@st.composite
+def virtual_services(draw):
+    count = draw(st.integers(1, 4))
+    http = []
+    for i in range(count):
+        route = {"name": "r%d" % i}
+        if draw(st.booleans()):
+            route["match"] = [{"headers": {"x-tester": {"exact": draw(st.text(max_size=3))}}}]
+        entries = draw(destination_entries())
+        if entries or draw(st.booleans()):
+            route["route"] = entries
+        for key in ("retries", "timeout", "xUnknown"):
+            if draw(st.booleans()):
+                route[key] = draw(JSON)
+        http.append(route)
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "reviews", "namespace": "shop", "resourceVersion": "7",
+                         "labels": draw(st.dictionaries(st.sampled_from(["team", "app"]), st.text(max_size=3)))},
+            "spec": {"hosts": ["reviews"], "http": http, "extra": draw(JSON)}}
+
+
+@st.composite
+def splits(draw):
+    identities = draw(st.lists(st.tuples(st.sampled_from(HOSTS), st.sampled_from(SUBSETS)), min_size=1, max_size=4,
+                               unique=True))
+    if len(identities) == 1:
+        weights = [100]
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, 100), min_size=len(identities) - 1, max_size=len(identities) - 1)))
+        bounds = [0] + cuts + [100]
+        weights = [bounds[i + 1] - bounds[i] for i in range(len(identities))]
+    out = []
+    for (host, subset), weight in zip(identities, weights):
+        d = {"host": host, "weight": weight}
+        if subset:
+            d["subset"] = subset
+        out.append(d)
+    return out
+
+
+def _identity_of(entry):
+    dest = entry["destination"]
+    return (R.resolve_host(dest["host"], "shop"), dest.get("subset"))
+
+
+@settings(deadline=None, max_examples=300)
+@given(virtual_services(), st.data(), splits())
+def test_plan_changes_only_the_chosen_routes_destinations(obj, data, wanted):
+    index = data.draw(st.integers(0, len(obj["spec"]["http"]) - 1))
+    norm = R.normalize_split(wanted, obj["spec"]["http"][index], "shop")
+    p = R.plan_split(obj, index, norm)
+    after = R.apply_patch(obj, p.ops)
+
+    # Every byte outside spec.http[index].route is the same.
+    outside_before, outside_after = json.loads(json.dumps(obj)), json.loads(json.dumps(after))
+    outside_before["spec"]["http"][index].pop("route", None)
+    outside_after["spec"]["http"][index].pop("route", None)
+    assert json.dumps(outside_after, sort_keys=True) == json.dumps(outside_before, sort_keys=True)
+    assert all(op["path"].startswith("/spec/http/%d/route" % index) for op in p.ops)
+
+    # The route sends exactly the requested split, as Istio reads weights.
+    entries = after["spec"]["http"][index]["route"]
+    got = dict(zip([_identity_of(e) for e in entries], R.effective_weights(entries)))
+    assert got == dict(((R.resolve_host(d["host"], "shop"), d.get("subset")), d["weight"]) for d in wanted)
+
+    # Kept destinations keep everything but their weight.
+    old = dict((_identity_of(e), e) for e in obj["spec"]["http"][index].get("route") or [])
+    for entry in entries:
+        before = old.get(_identity_of(entry))
+        if before is not None:
+            assert dict(entry, weight=None) == dict(before, weight=None)
+
+    # The plan reports what it does, and doing it again is no change.
+    assert p.difference.changed is bool(p.ops) is (after != obj)
+    # (Keys name a destination among those before and after together, so compare the shares.)
+    assert sorted(p.after.values()) == sorted(got.values())
+    again = R.plan_split(after, index, R.normalize_split(wanted, after["spec"]["http"][index], "shop"))
+    assert again.ops == [] and not again.difference.changed

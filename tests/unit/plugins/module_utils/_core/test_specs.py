@@ -66,3 +66,23 @@ def test_weights_checked_on_every_route():
     assert err.value.param == "spec.http[0].route[1].weight"
     with pytest.raises(RouteError):
         S.check_virtual_service_weights({"http": [{"route": [{"destination": {"host": "a"}, "weight": 101}]}]})
+
+
+@pytest.mark.parametrize("params,param,fragment", [
+    ({"name": "", "namespace": "shop"}, "name", "give the object name"),
+    ({"name": "Reviews", "namespace": "shop"}, "name", "upper-case"),
+    ({"name": "reviews", "namespace": "Shop"}, "namespace", "upper-case"),
+    ({"name": "reviews", "namespace": "shop.prod"}, "namespace", "not a valid namespace"),
+    ({"name": "reviews", "namespace": ""}, "namespace", "give the namespace"),
+])
+def test_object_names_are_checked_naming_the_option(params, param, fragment):
+    with pytest.raises(RouteError) as err:
+        S.check_object_names(params)
+    assert err.value.param == param and fragment in err.value.msg
+
+
+def test_object_names_that_are_fine_and_an_optional_name():
+    S.check_object_names({"name": "reviews.v2", "namespace": "shop"})
+    S.check_object_names({"name": None, "namespace": "shop"}, name_required=False)
+    with pytest.raises(RouteError, match="give the object name"):
+        S.check_object_names({"name": "", "namespace": "shop"}, name_required=False)

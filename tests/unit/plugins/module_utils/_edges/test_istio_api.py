@@ -85,3 +85,44 @@ def test_forbidden_read_names_verb_and_resource():
         A.IstioApi(Denied()).get("VirtualService", "shop", "r")
     assert err.value.msg.startswith("forbidden:")
     assert "get on virtualservices.networking.istio.io in namespace shop" in err.value.msg
+
+
+def test_service_entries_are_listed_in_the_served_version():
+    server = Server(["v1beta1"], ["se"])
+    assert [o["metadata"]["name"] for o in A.IstioApi(server).list(A.SERVICE_ENTRY, "ns")] == ["se"]
+    assert server.paths[-1] == "/apis/networking.istio.io/v1beta1/namespaces/ns/serviceentries"
+    assert A.resource_name(A.SERVICE_ENTRY) == "serviceentries.networking.istio.io"
+
+
+class CoreServer(object):
+    """Answers core/v1 Service reads."""
+
+    def __init__(self, services=(), deny=False):
+        self.services = set(services)
+        self.deny = deny
+        self.paths = []
+
+    def get(self, path, query=None):
+        self.paths.append(path)
+        if self.deny:
+            raise Forbidden('services "x" is forbidden', status=403, body={"message": "cannot get resource"},
+                            method="GET", path=path)
+        name = path.rsplit("/", 1)[1]
+        if name not in self.services:
+            raise NotFound('services "%s" not found' % name, status=404,
+                           body={"reason": "NotFound", "details": {"name": name, "kind": "services"}})
+        return {"kind": "Service", "metadata": {"name": name}}
+
+
+def test_service_is_read_from_core_v1_and_missing_is_none():
+    server = CoreServer(["reviews"])
+    api = A.IstioApi(server)
+    assert api.service("shop", "reviews")["metadata"]["name"] == "reviews"
+    assert api.service("shop", "reveiws") is None
+    assert server.paths == ["/api/v1/namespaces/shop/services/reviews", "/api/v1/namespaces/shop/services/reveiws"]
+
+
+def test_service_read_forbidden_names_the_verb_and_resource():
+    with pytest.raises(A.IstioError) as err:
+        A.IstioApi(CoreServer(deny=True)).service("shop", "reviews")
+    assert "get on services in namespace shop" in err.value.msg and "grant the verb 'get' on 'services'" in err.value.msg
