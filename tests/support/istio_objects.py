@@ -10,7 +10,16 @@ from support.ansible_run import run_play as play  # noqa: F401 pylint: disable=u
 from support.kube import kubectl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+REPO = os.path.dirname(os.path.dirname(HERE))
+# What the modules read and write; the cluster's own controllers also write in a test's namespace
+# (endpoint slices of the app's Service), which says nothing about the module under test.
+MODULE_RESOURCES = ("virtualservices", "destinationrules", "gateways", "serviceentries", "services")
+
+
+def module_requests(audit, mark, namespace, writes=False):
+    """The requests in ``namespace`` since ``mark`` on what the modules touch (writes only with ``writes``)."""
+    events = audit.writes(mark, namespace=namespace) if writes else audit.events(mark, namespace=namespace)
+    return [e for e in events if e.resource in MODULE_RESOURCES]
 
 
 def get_raw(namespace, kind, name):
@@ -27,7 +36,7 @@ def apply_yaml(namespace, docs):
     kubectl("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
 
-def app_objects(namespace, name="reviews", subsets=(("stable", "v1"), ("canary", "v2"))):
+def app_objects(namespace, name="reviews", subsets=(("stable", "v1"), ("candidate", "v2"))):
     """A Service with two versioned Deployments behind it: something real for routes to point at."""
     docs = [{
         "apiVersion": "v1", "kind": "Service",
@@ -48,7 +57,7 @@ def app_objects(namespace, name="reviews", subsets=(("stable", "v1"), ("canary",
     return docs
 
 
-def destination_rule(namespace, name="reviews", subsets=(("stable", "v1"), ("canary", "v2"))):
+def destination_rule(namespace, name="reviews", subsets=(("stable", "v1"), ("candidate", "v2"))):
     return {
         "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
         "metadata": {"name": name, "namespace": namespace},
@@ -68,7 +77,7 @@ def rich_virtual_service(namespace, name="reviews"):
                 {
                     "name": "testers",
                     "match": [{"headers": {"x-tester": {"exact": "yes"}}}],
-                    "route": [{"destination": {"host": name, "subset": "canary"}}],
+                    "route": [{"destination": {"host": name, "subset": "candidate"}}],
                     "retries": {"attempts": 5, "perTryTimeout": "1s", "retryOn": "5xx"},
                 },
                 {
@@ -82,7 +91,7 @@ def rich_virtual_service(namespace, name="reviews"):
                         {"destination": {"host": name, "subset": "stable", "port": {"number": 9080}},
                          "weight": 100,
                          "headers": {"response": {"add": {"x-version": "stable"}}}},
-                        {"destination": {"host": name, "subset": "canary", "port": {"number": 9080}},
+                        {"destination": {"host": name, "subset": "candidate", "port": {"number": 9080}},
                          "weight": 0},
                     ],
                 },

@@ -23,3 +23,16 @@ def kube_connection(cluster):
     cl = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
     return {"host": cl["server"], "ca_data": cl.get("certificate-authority-data"),
             "ca_file": cl.get("certificate-authority"), "insecure": cl.get("insecure-skip-tls-verify", False)}
+
+
+@pytest.fixture
+def second_namespace(k8s, namespace):
+    """Another fresh namespace beside ``namespace`` (a host's own, or a mesh root of the test's), deleted afterwards."""
+    name = namespace[:50] + "-b"
+    ns_api = k8s.resources.get(api_version="v1", kind="Namespace")
+    ns_api.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    yield name
+    try:
+        ns_api.delete(name=name)
+    except Exception:  # already gone
+        pass

@@ -21,11 +21,11 @@ CASES = {
     "destination_rule": {
         "kind": "destinationrule",
         "create": {"service": "reviews", "subsets": [{"name": "stable", "version": "v1"},
-                                                     {"name": "canary", "version": "v2"}]},
+                                                     {"name": "candidate", "version": "v2"}]},
         "update": {"service": "reviews", "subsets": [{"name": "stable", "version": "v1"},
-                                                     {"name": "canary", "version": "v2"}],
+                                                     {"name": "candidate", "version": "v2"}],
                    "traffic_policy": {"loadBalancer": {"simple": "ROUND_ROBIN"}}},
-        "check": lambda obj: obj["spec"]["subsets"][1] == {"name": "canary", "labels": {"version": "v2"}},
+        "check": lambda obj: obj["spec"]["subsets"][1] == {"name": "candidate", "labels": {"version": "v2"}},
         "changed_path": "spec.trafficPolicy",
     },
     "virtual_service": {
@@ -33,12 +33,12 @@ CASES = {
         "create": {"hosts": ["reviews"], "http": [{
             "name": "primary",
             "destinations": [{"host": "reviews", "subset": "stable", "weight": 100},
-                             {"host": "reviews", "subset": "canary", "weight": 0}],
+                             {"host": "reviews", "subset": "candidate", "weight": 0}],
             "retries": {"attempts": 3, "perTryTimeout": "2s"}, "timeout": "10s"}]},
         "update": {"hosts": ["reviews"], "http": [{
             "name": "primary",
             "destinations": [{"host": "reviews", "subset": "stable", "weight": 100},
-                             {"host": "reviews", "subset": "canary", "weight": 0}],
+                             {"host": "reviews", "subset": "candidate", "weight": 0}],
             "retries": {"attempts": 3, "perTryTimeout": "2s"}, "timeout": "20s"}]},
         "check": lambda obj: obj["spec"]["http"][0]["route"][0] == {
             "destination": {"host": "reviews", "subset": "stable"}, "weight": 100},
@@ -142,7 +142,7 @@ def test_virtual_service_weights_must_add_up_to_100(namespace, audit):
     mark = audit.mark()
     bad = {"hosts": ["reviews"], "http": [{"name": "primary", "destinations": [
         {"host": "reviews", "subset": "stable", "weight": 100},
-        {"host": "reviews", "subset": "canary", "weight": 10}]}]}
+        {"host": "reviews", "subset": "candidate", "weight": 10}]}]}
     res = play([task("virtual_service", namespace, bad)])[0]
     assert res["failed"] and res["param"] == "http[0]" and "add up to 110" in res["msg"]
     res = play([task("virtual_service", namespace, {"spec": {"hosts": ["r"], "http": [{"route": [
@@ -185,11 +185,11 @@ def test_written_objects_pass_istioctl_analyze(namespace):
         task("virtual_service", namespace, {"hosts": ["shop.example.com"], "gateways": ["shop-gateway"], "http": [{
             "name": "primary",
             "destinations": [{"host": "reviews", "subset": "stable", "port": 9080, "weight": 90},
-                             {"host": "reviews", "subset": "canary", "port": 9080, "weight": 10}],
+                             {"host": "reviews", "subset": "candidate", "port": 9080, "weight": 10}],
             "retries": {"attempts": 3, "perTryTimeout": "2s"}, "timeout": "10s"}]}, name="reviews"),
         {"name": "split", "rollouts.istio.traffic_split": {
             "name": "reviews", "namespace": namespace,
-            "destinations": [{"subset": "stable", "weight": 50}, {"subset": "canary", "weight": 50}]}},
+            "destinations": [{"subset": "stable", "weight": 50}, {"subset": "candidate", "weight": 50}]}},
     ])
     assert all(t["changed"] and not t.get("failed") for t in res.tasks), res
     proc = subprocess.run(["istioctl", "analyze", "-n", namespace, "--failure-threshold", "Error"],

@@ -5,7 +5,15 @@ import json
 
 import pytest
 
-from support.istio_objects import apply_yaml, get_raw, play, rich_virtual_service
+from support.istio_objects import (
+    app_objects,
+    apply_yaml,
+    destination_rule,
+    get_raw,
+    module_requests,
+    play,
+    rich_virtual_service,
+)
 from support.kube import kubectl
 
 VS = "reviews"
@@ -17,8 +25,12 @@ def split_task(namespace, destinations, **extra):
     return {"name": "split", "rollouts.istio.traffic_split": args}
 
 
-def weights(stable, canary):
-    return [{"subset": "stable", "weight": stable}, {"subset": "canary", "weight": canary}]
+def weights(stable, candidate):
+    return [{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": candidate}]
+
+
+def primary_weights(namespace):
+    return [d["weight"] for d in get_raw(namespace, "virtualservice", VS)["spec"]["http"][1]["route"]]
 
 
 def without_volatile(obj):
@@ -40,8 +52,8 @@ def test_split_changes_only_the_weights(mesh_app):
     task = res[0]
     assert not task.get("failed"), task
     assert task["changed"] is True
-    assert task["before"] == {"stable": 100, "canary": 0}
-    assert task["after"] == {"stable": 90, "canary": 10}
+    assert task["before"] == {"stable": 100, "candidate": 0}
+    assert task["after"] == {"stable": 90, "candidate": 10}
     assert task["route"] == "primary" and task["route_index"] == 1
 
     after = get_raw(ns, "virtualservice", VS)
@@ -66,8 +78,8 @@ def test_same_split_twice_writes_once(mesh_app, audit):
     mark = audit.mark()
     second = play([split_task(ns, weights(80, 20))])[0]
     assert second["changed"] is False and not second.get("failed")
-    assert second["before"] == second["after"] == {"stable": 80, "canary": 20}
-    assert audit.writes(mark, namespace=ns) == []
+    assert second["before"] == second["after"] == {"stable": 80, "candidate": 20}
+    assert module_requests(audit, mark, ns, writes=True) == []
     reads = audit.events(mark, namespace=ns, resource="virtualservices")
     assert [e.verb for e in reads] == ["get"]
 
@@ -82,7 +94,7 @@ def test_one_change_is_one_read_and_one_write_of_the_virtual_service(mesh_app, a
     assert [e.verb for e in dr_events] == ["list"]  # the subset check
     mark = audit.mark()
     assert play([split_task(ns, weights(60, 40), validate_subsets=False)])[0]["changed"]
-    assert [e.verb for e in audit.events(mark, namespace=ns)] == ["get", "patch"]
+    assert [e.verb for e in module_requests(audit, mark, ns)] == ["get", "patch"]
 
 
 def test_check_mode_writes_nothing_and_reports_the_change(mesh_app, audit):
@@ -91,11 +103,11 @@ def test_check_mode_writes_nothing_and_reports_the_change(mesh_app, audit):
     mark = audit.mark()
     task = play([split_task(ns, weights(50, 50))], check=True, diff=True)[0]
     assert task["changed"] is True and not task.get("failed")
-    assert task["after"] == {"stable": 50, "canary": 50}
+    assert task["after"] == {"stable": 50, "candidate": 50}
     # The server's dry run answered with the object as it would be.
     assert [d["weight"] for d in task["object"]["spec"]["http"][1]["route"]] == [50, 50]
-    assert audit.writes(mark, namespace=ns) == []
-    dry = [e for e in audit.events(mark, namespace=ns) if e.is_write]
+    assert module_requests(audit, mark, ns, writes=True) == []
+    dry = [e for e in module_requests(audit, mark, ns) if e.is_write]
     assert dry and all(e.dry_run for e in dry)
     assert get_raw(ns, "virtualservice", VS) == before
     assert task["diff"]["before"]["route"][0]["weight"] == 100
@@ -113,24 +125,29 @@ def test_diff_shows_the_route_before_and_after(mesh_app):
 
 def test_new_destination_is_appended_and_unnamed_ones_removed(mesh_app):
     ns = mesh_app
-    task = play([split_task(ns, [{"subset": "canary", "weight": 100}], route="primary")])[0]
-    assert task["changed"] and task["after"] == {"canary": 100}
+    task = play([split_task(ns, [{"subset": "candidate", "weight": 100}], route="primary")])[0]
+    assert task["changed"] and task["after"] == {"candidate": 100}
     route = get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]
-    assert route == [{"destination": {"host": VS, "subset": "canary", "port": {"number": 9080}}, "weight": 100}]
+    assert route == [{"destination": {"host": VS, "subset": "candidate", "port": {"number": 9080}}, "weight": 100}]
     task = play([split_task(ns, weights(100, 0), route="primary")])[0]
     route = get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]
-    assert task["before"] == {"canary": 100} and task["after"] == {"stable": 100, "canary": 0}
+    assert task["before"] == {"candidate": 100} and task["after"] == {"stable": 100, "candidate": 0}
     assert route[1] == {"destination": {"host": VS, "subset": "stable"}, "weight": 100}
 
 
 @pytest.mark.parametrize("destinations,extra,param,fragment", [
     (weights(100, 10), {}, "destinations", "add up to 110"),
-    ([{"subset": "stable", "weight": 150}, {"subset": "canary", "weight": -50}], {}, "destinations[0].weight",
+    ([{"subset": "stable", "weight": 150}, {"subset": "candidate", "weight": -50}], {}, "destinations[0].weight",
      "from 0 to 100"),
     ([{"subset": "stable", "weight": 50}, {"subset": "stable", "weight": 50}], {}, "destinations[1]", "same destination"),
     ([{"subset": "stable", "weight": 90}, {"subset": "nightly", "weight": 10}], {}, "destinations",
      "subset 'nightly' of reviews"),
     (weights(90, 10), {"route": "nope"}, "route", "no HTTP route named 'nope'"),
+    # A typo in a host would send that share of production traffic to a Service that does not exist.
+    ([{"host": "reviews", "weight": 90}, {"host": "reveiws", "weight": 10}], {}, "destinations",
+     "destinations[1].host 'reveiws'"),
+    ([{"host": "reviews", "weight": 90}, {"host": "api.payments.example.com", "weight": 10}], {}, "destinations",
+     "no ServiceEntry for this host"),
 ])
 def test_bad_input_is_a_clear_error_and_writes_nothing(mesh_app, audit, destinations, extra, param, fragment):
     ns = mesh_app
@@ -140,7 +157,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(mesh_app, audit, destinat
     assert task.get("failed") is True
     assert task["param"] == param
     assert task["msg"].startswith(param + ":") and fragment in task["msg"], task["msg"]
-    assert audit.writes(mark, namespace=ns) == []
+    assert module_requests(audit, mark, ns, writes=True) == []
     assert get_raw(ns, "virtualservice", VS) == before
 
 
@@ -159,7 +176,8 @@ def test_missing_namespace(cluster, audit):
 
 
 def test_no_destination_rule_for_the_host(namespace, audit):
-    apply_yaml(namespace, [rich_virtual_service(namespace)])
+    # The Service exists (a missing host is reported as such, before its subsets).
+    apply_yaml(namespace, app_objects(namespace)[:1] + [rich_virtual_service(namespace)])
     mark = audit.mark()
     task = play([split_task(namespace, weights(90, 10))])[0]
     assert task["failed"] and "no DestinationRule for this host" in task["msg"]
@@ -261,3 +279,114 @@ def test_conflict_retries_are_bounded(cluster, mesh_app):
     assert "conflict retries exhausted" in err.value.msg and "after 3 attempts" in err.value.msg
     assert api.patches == 3
     assert [d["weight"] for d in get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]] == [100, 0]
+
+
+def test_concurrent_change_of_the_same_weights_is_not_overwritten(cluster, mesh_app, audit):
+    from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import (
+        ConcurrentWeightChange,
+        set_split,
+    )
+    ns = mesh_app
+    assert play([split_task(ns, weights(50, 50), route="primary")])[0]["changed"]
+
+    def emergency_rollback(_n):
+        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
+            {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 100},
+            {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 0},
+        ]))
+
+    api = Interleaved(_api(cluster), emergency_rollback)
+    mark = audit.mark()
+    with pytest.raises(ConcurrentWeightChange) as err:
+        set_split(api, ns, VS, weights(25, 75), route="primary")
+    assert "read first: candidate=50, stable=50; now: candidate=0, stable=100" in str(err.value)
+    assert err.value.result_fields() == {"weights_read_first": {"stable": 50, "candidate": 50},
+                                         "weights_now": {"stable": 100, "candidate": 0}}
+    assert primary_weights(ns) == [100, 0]  # the rollback stands
+    codes = [e.code for e in audit.events(mark, namespace=ns, resource="virtualservices", verb="patch")
+             if e.user != "system:apiserver"]
+    assert codes == [200, 409]  # the rollback, then our one refused attempt: no second write
+
+
+def test_concurrent_change_of_the_same_weights_is_replaced_when_told(cluster, mesh_app):
+    from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import set_split
+    ns = mesh_app
+    assert play([split_task(ns, weights(50, 50), route="primary")])[0]["changed"]
+
+    def emergency_rollback(_n):
+        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
+            {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 100},
+            {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 0},
+        ]))
+
+    result, _tracker = set_split(Interleaved(_api(cluster), emergency_rollback), ns, VS, weights(25, 75),
+                                 route="primary", on_concurrent_weight_change="override")
+    assert result["attempts"] == 2 and result["before"] == {"stable": 100, "candidate": 0}
+    assert primary_weights(ns) == [25, 75]
+
+
+def test_the_module_fails_on_a_concurrent_weight_change_option_value(mesh_app):
+    task = play([split_task(mesh_app, weights(90, 10), on_concurrent_weight_change="merge")])[0]
+    assert task["failed"] and "on_concurrent_weight_change" in task["msg"]
+
+
+def test_a_service_entry_host_may_be_split_to(mesh_app, audit):
+    ns = mesh_app
+    apply_yaml(ns, [{"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                     "metadata": {"name": "payments", "namespace": ns},
+                     "spec": {"hosts": ["*.payments.example.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+                              "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}}])
+    mark = audit.mark()
+    task = play([split_task(ns, [{"host": "reviews", "weight": 90}, {"host": "api.payments.example.com", "weight": 10}],
+                            route="primary")])[0]
+    assert task["changed"] and not task.get("failed"), task
+    assert task["after"] == {"%s.%s.svc.cluster.local" % (VS, ns): 90, "api.payments.example.com": 10}
+    reads = [(e.verb, e.resource) for e in module_requests(audit, mark, ns) if not e.is_write]
+    assert ("get", "services") in reads and ("list", "serviceentries") in reads
+
+
+def test_destination_rules_follow_istios_lookup_order_and_export_to(namespace, second_namespace, audit):
+    """The host's rule is in another namespace, or in the mesh root; exportTo decides whether it counts."""
+    ns, root = namespace, second_namespace
+    vs = rich_virtual_service(ns)
+    apply_yaml(ns, app_objects(ns)[:1] + [vs])
+    rule = destination_rule(root)
+    rule["spec"]["host"] = "%s.%s.svc.cluster.local" % (VS, ns)
+    rule["spec"]["exportTo"] = ["."]
+    apply_yaml(root, [rule])
+    # Not exported to the VirtualService's namespace: as if it were not there.
+    task = play([split_task(ns, weights(90, 10), root_namespace=root)])[0]
+    assert task["failed"] and "no DestinationRule for this host" in task["msg"], task
+    rule["spec"]["exportTo"] = [ns]
+    apply_yaml(root, [rule])
+    # Without the root namespace option it is not looked for there.
+    task = play([split_task(ns, weights(90, 10))])[0]
+    assert task["failed"] and "no DestinationRule for this host" in task["msg"], task
+    mark = audit.mark()
+    task = play([split_task(ns, weights(90, 10), root_namespace=root)])[0]
+    assert task["changed"] and not task.get("failed"), task
+    assert [e.namespace for e in audit.events(mark, resource="destinationrules")
+            if e.namespace in (ns, root)] == [ns, root]
+
+
+@pytest.mark.parametrize("module,args,param", [
+    ("traffic_split", {"name": "", "namespace": "{ns}", "destinations": weights(90, 10)}, "name"),
+    ("traffic_split", {"name": "Reviews", "namespace": "{ns}", "destinations": weights(90, 10)}, "name"),
+    ("traffic_split", {"name": "reviews", "namespace": "Shop", "destinations": weights(90, 10)}, "namespace"),
+    ("traffic_split", {"name": "reviews", "namespace": "{ns}", "destinations": weights(90, 10),
+                       "max_conflict_retries": -1}, "max_conflict_retries"),
+    ("virtual_service_info", {"name": "", "namespace": "{ns}"}, "name"),
+    ("virtual_service_info", {"name": "Reviews", "namespace": "{ns}"}, "name"),
+    ("gateway", {"name": "Shop", "namespace": "{ns}", "state": "absent"}, "name"),
+    ("destination_rule", {"name": "reviews", "namespace": "{ns}.x", "state": "absent"}, "namespace"),
+    ("virtual_service", {"name": "", "namespace": "{ns}", "state": "absent"}, "name"),
+])
+def test_names_are_checked_before_any_request(mesh_app, audit, module, args, param):
+    ns = mesh_app
+    args = dict((k, v.format(ns=ns) if isinstance(v, str) else v) for k, v in args.items())
+    mark = audit.mark()
+    task = play([{"name": "bad", "rollouts.istio." + module: args}])[0]
+    assert task["failed"] and task["param"] == param and task["msg"].startswith(param + ": "), task
+    assert "upper-case" in task["msg"] or "give the" in task["msg"] or "not a valid" in task["msg"] \
+        or "at least 0" in task["msg"]
+    assert module_requests(audit, mark, ns) == []

@@ -1,6 +1,6 @@
 """rollouts.istio.virtual_service_info: routes and weights in a shape assert gates can use."""
 
-from support.istio_objects import apply_yaml, get_raw, play, rich_virtual_service
+from support.istio_objects import apply_yaml, get_raw, module_requests, play, rich_virtual_service
 
 
 def info(namespace, **args):
@@ -14,15 +14,15 @@ def test_one_virtual_service(mesh_app, audit):
     for task in res.tasks:
         assert task["changed"] is False and task["exists"] is True
     # Two runs, one read each, nothing written.
-    assert audit.writes(mark, namespace=ns) == []
-    assert sorted(e.verb for e in audit.events(mark, namespace=ns)) == ["get", "get"]
+    assert module_requests(audit, mark, ns, writes=True) == []
+    assert sorted(e.verb for e in module_requests(audit, mark, ns)) == ["get", "get"]
     vs = res[0]["virtual_services"][0]
     assert vs["name"] == "reviews" and vs["namespace"] == ns and vs["hosts"] == ["reviews"]
     assert vs["api_version"] == "networking.istio.io/v1"
     testers, primary = vs["routes"]
-    assert testers["name"] == "testers" and testers["default"] is False and testers["weights"] == {"canary": 100}
+    assert testers["name"] == "testers" and testers["default"] is False and testers["weights"] == {"candidate": 100}
     assert testers["match"] == [{"headers": {"x-tester": {"exact": "yes"}}}]
-    assert primary["default"] is True and primary["weights"] == {"stable": 100, "canary": 0}
+    assert primary["default"] is True and primary["weights"] == {"stable": 100, "candidate": 0}
     assert primary["destinations"][0] == {"key": "stable", "host": "reviews", "subset": "stable", "port": 9080,
                                           "weight": 100}
     assert vs["routes_by_name"]["primary"] == primary
@@ -35,13 +35,13 @@ def test_follows_a_traffic_split(mesh_app):
     ns = mesh_app
     res = play([
         {"name": "split", "rollouts.istio.traffic_split": {"name": "reviews", "namespace": ns, "destinations": [
-            {"subset": "stable", "weight": 75}, {"subset": "canary", "weight": 25}]}},
+            {"subset": "stable", "weight": 75}, {"subset": "candidate", "weight": 25}]}},
         dict(info(ns, name="reviews"), register="vs"),
         {"name": "gate", "ansible.builtin.assert": {"that": [
-            "vs.virtual_services[0].routes_by_name.primary.weights.canary == 25"]}},
+            "vs.virtual_services[0].routes_by_name.primary.weights.candidate == 25"]}},
     ])
     assert not res[2].get("failed"), res[2]
-    assert res[1]["virtual_services"][0]["routes_by_name"]["primary"]["weights"] == {"stable": 75, "canary": 25}
+    assert res[1]["virtual_services"][0]["routes_by_name"]["primary"]["weights"] == {"stable": 75, "candidate": 25}
 
 
 def test_missing_and_many(namespace):
@@ -55,3 +55,12 @@ def test_missing_and_many(namespace):
     res = play([info(namespace), info(namespace, label_selector=["team=search"])])
     assert [v["name"] for v in res[0]["virtual_services"]] == ["alpha", "beta"]
     assert [v["name"] for v in res[1]["virtual_services"]] == ["beta"]
+
+
+def test_a_lone_destination_with_weight_0_is_reported_as_all_the_traffic(namespace):
+    vs = rich_virtual_service(namespace)
+    vs["spec"]["http"][0]["route"][0]["weight"] = 0  # Istio sends this route's traffic to it all the same
+    apply_yaml(namespace, [vs])
+    testers = play([info(namespace, name="reviews")])[0]["virtual_services"][0]["routes_by_name"]["testers"]
+    assert testers["weights"] == {"candidate": 100}
+    assert testers["destinations"][0]["weight"] == 100
