@@ -1,6 +1,7 @@
 """Benchmark one traffic change three ways, and many VirtualServices in one play.
 
     python bench/traffic_split/run.py [--changes 20] [--sizes 50,100,200]
+    python bench/traffic_split/run.py --smoke     # the smallest run (1 change, 1 VirtualService), in seconds
 
 Against the local test bed (needs its audit log: `eval "$(tools/testbed/testbed env)"`):
 
@@ -33,8 +34,6 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from support.audit import AuditLog  # noqa: E402
 
-CALLBACKS = os.path.join(REPO, "tests", "integration", "istio_resources", "callback_plugins")
-
 
 def sh(*args, input=None, check=True, env=None):
     proc = subprocess.run(list(args), input=input, capture_output=True, text=True, env=env, check=False)
@@ -47,25 +46,47 @@ def kubectl(*args, **kw):
     return sh("kubectl", *args, **kw)
 
 
-def virtual_service(ns, name, stable, canary):
+def virtual_service(ns, name, stable, candidate):
     return {
         "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
         "metadata": {"name": name, "namespace": ns},
         "spec": {"hosts": [name], "http": [
             {"name": "testers", "match": [{"headers": {"x-tester": {"exact": "yes"}}}],
-             "route": [{"destination": {"host": name, "subset": "canary"}}]},
+             "route": [{"destination": {"host": name, "subset": "candidate"}}]},
             {"name": "primary", "retries": {"attempts": 3, "perTryTimeout": "2s"}, "timeout": "10s",
              "route": [{"destination": {"host": name, "subset": "stable"}, "weight": stable},
-                       {"destination": {"host": name, "subset": "canary"}, "weight": canary}]},
+                       {"destination": {"host": name, "subset": "candidate"}, "weight": candidate}]},
         ]},
     }
+
+
+def service(ns, name):
+    """The Service the VirtualService's host names: traffic_split checks that it exists."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 9080}]}}
+
+
+def cluster_ca(cluster, tmp):
+    """The path of the cluster's CA certificate, whether the kubeconfig embeds it or names a file.
+
+    kubectl-made kubeconfigs carry certificate-authority-data; kwokctl's (the test bed's) name the
+    file as certificate-authority, relative to the kubeconfig's directory when not absolute.
+    """
+    if cluster.get("certificate-authority-data"):
+        path = os.path.join(tmp, "ca.crt")
+        with open(path, "wb") as fh:
+            fh.write(base64.b64decode(cluster["certificate-authority-data"]))
+        return path
+    if cluster.get("certificate-authority"):
+        return cluster["certificate-authority"]
+    return None
 
 
 def destination_rule(ns, name):
     return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": name, "namespace": ns},
             "spec": {"host": name, "subsets": [{"name": "stable", "labels": {"version": "v1"}},
-                                               {"name": "canary", "labels": {"version": "v2"}}]}}
+                                               {"name": "candidate", "labels": {"version": "v2"}}]}}
 
 
 class Bench(object):
@@ -79,9 +100,11 @@ class Bench(object):
         ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == cfg["current-context"])
         cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
         self.server = cluster["server"]
-        self.ca = os.path.join(self.tmp, "ca.crt")
-        with open(self.ca, "wb") as fh:
-            fh.write(base64.b64decode(cluster["certificate-authority-data"]))
+        ca = cluster_ca(cluster, self.tmp)
+        if ca and not os.path.isabs(ca):
+            ca = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), ca)
+        self.ca = ca
+        self.insecure = ca is None and bool(cluster.get("insecure-skip-tls-verify"))
 
     # ------------------------------------------------------------ setup
 
@@ -97,14 +120,14 @@ class Bench(object):
         self.sa_kubeconfig = os.path.join(self.tmp, "kubeconfig")
         with open(self.sa_kubeconfig, "w") as fh:
             yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "bench",
-                            "clusters": [{"name": "c", "cluster": {"server": self.server, "certificate-authority": self.ca}}],
+                            "clusters": [{"name": "c", "cluster": self.kube_cluster()}],
                             "users": [{"name": "bench", "user": {"token": self.token}}],
                             "contexts": [{"name": "bench", "context": {"cluster": "c", "user": "bench", "namespace": self.ns}}]},
                            fh)
         docs = []
         for i in range(count):
             name = "vs-%03d" % i
-            docs += [destination_rule(self.ns, name), virtual_service(self.ns, name, 100, 0)]
+            docs += [service(self.ns, name), destination_rule(self.ns, name), virtual_service(self.ns, name, 100, 0)]
         kubectl("-n", self.ns, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
     def teardown(self):
@@ -112,31 +135,37 @@ class Bench(object):
 
     # ------------------------------------------------------------ runners
 
+    def kube_cluster(self):
+        if self.ca:
+            return {"server": self.server, "certificate-authority": self.ca}
+        return {"server": self.server, "insecure-skip-tls-verify": self.insecure}
+
     def conn(self):
-        return {"host": self.server, "api_key": self.token, "ca_cert": self.ca}
+        if self.ca:
+            return {"host": self.server, "api_key": self.token, "ca_cert": self.ca}
+        return {"host": self.server, "api_key": self.token, "validate_certs": not self.insecure}
 
     def playbook(self, tasks):
         path = os.path.join(self.tmp, "play-%s.yml" % uuid.uuid4().hex[:6])
         with open(path, "w") as fh:
             yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}], fh)
-        env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_CALLBACK_PLUGINS=CALLBACKS,
-                   ANSIBLE_STDOUT_CALLBACK="rollouts_json", KUBECONFIG="/nonexistent",
+        env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", KUBECONFIG="/nonexistent",
                    ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
         return ["ansible-playbook", "-i", "localhost,", path], env
 
-    def traffic_split(self, name, stable, canary, validate_subsets=True):
+    def traffic_split(self, name, stable, candidate, validate_destinations=True):
         return self.playbook([{"rollouts.istio.traffic_split": dict(
-            self.conn(), name=name, namespace=self.ns, route="primary", validate_subsets=validate_subsets,
-            destinations=[{"subset": "stable", "weight": stable}, {"subset": "canary", "weight": canary}])}])
+            self.conn(), name=name, namespace=self.ns, route="primary", validate_destinations=validate_destinations,
+            destinations=[{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": candidate}])}])
 
-    def k8s_core(self, name, stable, canary):
+    def k8s_core(self, name, stable, candidate):
         return self.playbook([{"kubernetes.core.k8s": dict(
-            self.conn(), state="present", definition=virtual_service(self.ns, name, stable, canary))}])
+            self.conn(), state="present", definition=virtual_service(self.ns, name, stable, candidate))}])
 
-    def kubectl_apply(self, name, stable, canary):
+    def kubectl_apply(self, name, stable, candidate):
         path = os.path.join(self.tmp, "%s-%d.yaml" % (name, stable))
         with open(path, "w") as fh:
-            yaml.safe_dump(virtual_service(self.ns, name, stable, canary), fh)
+            yaml.safe_dump(virtual_service(self.ns, name, stable, candidate), fh)
         return ["kubectl", "--kubeconfig", self.sa_kubeconfig, "apply", "-f", path], dict(os.environ)
 
     def timed(self, cmd_env):
@@ -155,7 +184,7 @@ class Bench(object):
     def one_change(self, changes):
         tools = [
             ("rollouts.istio.traffic_split", self.traffic_split),
-            ("traffic_split validate_subsets=false", lambda n, s, c: self.traffic_split(n, s, c, False)),
+            ("traffic_split validate_destinations=false", lambda n, s, c: self.traffic_split(n, s, c, False)),
             ("kubernetes.core.k8s", self.k8s_core),
             ("kubectl apply", self.kubectl_apply),
         ]
@@ -179,7 +208,7 @@ class Bench(object):
         out = {}
         for j, (label, make) in enumerate([
                 ("rollouts.istio.traffic_split", lambda n: self.traffic_split(n, 80, 20)),
-                ("traffic_split validate_subsets=false", lambda n: self.traffic_split(n, 80, 20, False)),
+                ("traffic_split validate_destinations=false", lambda n: self.traffic_split(n, 80, 20, False)),
                 ("kubernetes.core.k8s", lambda n: self.k8s_core(n, 80, 20)),
                 ("kubectl apply", lambda n: self.kubectl_apply(n, 80, 20))]):
             name = "vs-%03d" % j
@@ -196,7 +225,7 @@ class Bench(object):
             play = self.playbook([{
                 "rollouts.istio.traffic_split": dict(
                     self.conn(), name="{{ item }}", namespace=self.ns, route="primary",
-                    destinations=[{"subset": "stable", "weight": stable}, {"subset": "canary", "weight": 100 - stable}]),
+                    destinations=[{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": 100 - stable}]),
                 "loop": names}])
             t_play, ev_play = self.timed(play)
             script = "".join(
@@ -213,12 +242,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--sizes", default="50,100,200")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest run that still goes through every scenario: --changes 1 --sizes 1")
     args = parser.parse_args()
+    if args.smoke:
+        args.changes, args.sizes = 1, "1"
+    if args.changes < 1:
+        parser.error("--changes: give at least 1, got %d" % args.changes)
     audit_log = os.environ.get("ROLLOUTS_TESTBED_AUDIT_LOG")
     kubeconfig = os.environ.get("KUBECONFIG")
     if not audit_log or not kubeconfig:
         raise SystemExit('needs the test bed: eval "$(tools/testbed/testbed env)"')
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+    except ValueError:
+        parser.error("--sizes: give counts separated by commas, such as 50,100,200, got %r" % args.sizes)
+    if not sizes or min(sizes) < 1:
+        parser.error("--sizes: give counts of at least 1, got %r" % args.sizes)
     bench = Bench(audit_log, kubeconfig)
     bench.setup(max(sizes + [4]))
     try:
