@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from support.istio_objects import app_objects, apply_yaml, destination_rule, rich_virtual_service
+from support.kube import kubectl
 
 
 @pytest.fixture
@@ -26,13 +27,9 @@ def kube_connection(cluster):
 
 
 @pytest.fixture
-def second_namespace(k8s, namespace):
+def second_namespace(namespace):
     """Another fresh namespace beside ``namespace`` (a host's own, or a mesh root of the test's), deleted afterwards."""
     name = namespace[:50] + "-b"
-    ns_api = k8s.resources.get(api_version="v1", kind="Namespace")
-    ns_api.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    kubectl("create", "namespace", name)
     yield name
-    try:
-        ns_api.delete(name=name)
-    except Exception:  # already gone
-        pass
+    kubectl("delete", "namespace", name, "--wait=false", check=False)

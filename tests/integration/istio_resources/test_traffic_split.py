@@ -281,6 +281,16 @@ def test_conflict_retries_are_bounded(cluster, mesh_app):
     assert [d["weight"] for d in get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]] == [100, 0]
 
 
+def emergency_rollback(ns):
+    """An operator's manual rollback of the primary route, between the module's read and its write."""
+    def edit(_n):
+        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
+            {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 100},
+            {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 0},
+        ]))
+    return edit
+
+
 def test_concurrent_change_of_the_same_weights_is_not_overwritten(cluster, mesh_app, audit):
     from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import (
         ConcurrentWeightChange,
@@ -289,13 +299,7 @@ def test_concurrent_change_of_the_same_weights_is_not_overwritten(cluster, mesh_
     ns = mesh_app
     assert play([split_task(ns, weights(50, 50), route="primary")])[0]["changed"]
 
-    def emergency_rollback(_n):
-        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
-            {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 100},
-            {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 0},
-        ]))
-
-    api = Interleaved(_api(cluster), emergency_rollback)
+    api = Interleaved(_api(cluster), emergency_rollback(ns))
     mark = audit.mark()
     with pytest.raises(ConcurrentWeightChange) as err:
         set_split(api, ns, VS, weights(25, 75), route="primary")
@@ -313,13 +317,7 @@ def test_concurrent_change_of_the_same_weights_is_replaced_when_told(cluster, me
     ns = mesh_app
     assert play([split_task(ns, weights(50, 50), route="primary")])[0]["changed"]
 
-    def emergency_rollback(_n):
-        kubectl("-n", ns, "patch", "virtualservice.networking.istio.io", VS, "--type=json", "-p", json.dumps([
-            {"op": "replace", "path": "/spec/http/1/route/0/weight", "value": 100},
-            {"op": "replace", "path": "/spec/http/1/route/1/weight", "value": 0},
-        ]))
-
-    result, _tracker = set_split(Interleaved(_api(cluster), emergency_rollback), ns, VS, weights(25, 75),
+    result, _tracker = set_split(Interleaved(_api(cluster), emergency_rollback(ns)), ns, VS, weights(25, 75),
                                  route="primary", on_concurrent_weight_change="override")
     assert result["attempts"] == 2 and result["before"] == {"stable": 100, "candidate": 0}
     assert primary_weights(ns) == [25, 75]
