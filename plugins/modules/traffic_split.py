@@ -79,7 +79,7 @@ options:
         C(networking.istio.io/exportTo) annotation) or as a host listed by a ServiceEntry in O(namespace),
         the host's namespace or O(root_namespace), whose C(exportTo) includes O(namespace). A typo in a
         host would otherwise send that share of production traffic to nothing.
-      - Its subset must be defined by the DestinationRule for its host, found as Istio finds it: in
+      - Its subset must be defined by the DestinationRule for its host, found as Istio finds it, in
         O(namespace) first, then in the host's namespace, then in O(root_namespace); a rule whose
         C(exportTo) leaves O(namespace) out does not count (C(.) is its own namespace, C(*) every one).
       - Needs C(get) on C(services), C(list) on C(destinationrules) and, for hosts that are not a
@@ -96,7 +96,7 @@ options:
     default: istio-system
   on_concurrent_weight_change:
     description:
-      - What to do when, on a retry after a conflict, the route's weights are no longer those read first:
+      - What to do when, on a retry after a conflict, the route's weights are no longer those read first,
         someone else changed the same weights meanwhile.
       - V(fail) fails the task and writes nothing, naming the weights read first and the weights now.
       - V(override) applies the requested weights over that change.

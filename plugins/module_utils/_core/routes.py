@@ -129,7 +129,7 @@ def service_of(fqdn, domain=DEFAULT_DOMAIN):
 def service_visible(service, client_namespace):
     """Whether a live Kubernetes Service is visible to the mesh from ``client_namespace``."""
     annotation = ((service.get("metadata") or {}).get("annotations") or {}).get(SERVICE_EXPORT_TO_ANNOTATION)
-    export_to = [e for e in annotation.split(",")] if annotation else None
+    export_to = annotation.split(",") if annotation else None
     return exported_to(export_to, _namespace_of(service), client_namespace)
 
 
@@ -413,8 +413,8 @@ def plan_split(vs, index, split, domain=DEFAULT_DOMAIN):
     key_of = dict(zip(_unique(identities + after_ids), keys))
     before = dict((key_of[i], w) for i, w in zip(identities, old_weights))
     after = dict((key_of[i], w) for i, w in zip(after_ids, effective_weights(after_entries)))
-    header = "VirtualService %s/%s, HTTP route %s" % (namespace, (vs.get("metadata") or {}).get("name"),
-                                                     route.get("name") or "#%d" % index)
+    header = "VirtualService %s/%s, HTTP route %s" % (
+        namespace, (vs.get("metadata") or {}).get("name"), route.get("name") or "#%d" % index)
     return SplitPlan(index, DifferenceTracker(route, after_route, header=header), ops, before, after)
 
 

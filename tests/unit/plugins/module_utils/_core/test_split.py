@@ -36,8 +36,12 @@ def _is_valid(weights):
     if not weights:
         return False
     if len(weights) == 1:
-        return weights[0] is None or (type(weights[0]) is int and weights[0] == TOTAL_WEIGHT)
-    return (all(type(w) is int and 0 <= w <= TOTAL_WEIGHT for w in weights) and sum(weights) == TOTAL_WEIGHT)
+        return weights[0] is None or (_is_int(weights[0]) and weights[0] == TOTAL_WEIGHT)
+    return all(_is_int(w) and 0 <= w <= TOTAL_WEIGHT for w in weights) and sum(weights) == TOTAL_WEIGHT
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @given(valid_splits())

@@ -133,8 +133,6 @@ def test_split_finds_the_destination_rule_in_the_host_namespace():
     assert result["changed"] and api.calls.count(("list", "DestinationRule")) == 2
 
 
-
-
 # ---------------------------------------------------------------- a concurrent change of the same weights
 
 def _write_between_read_and_patch(api, edit):
@@ -279,16 +277,16 @@ def test_a_destination_rule_in_the_root_namespace_counts():
 
 
 def test_the_root_namespace_is_an_option():
-    rule = dict(dr(ns="mesh-root"), spec={"host": "reviews.shop.svc.cluster.local",
-                                         "subsets": [{"name": "stable"}, {"name": "candidate"}]})
+    rule = dict(dr(ns="mesh-root"), spec={
+        "host": "reviews.shop.svc.cluster.local", "subsets": [{"name": "stable"}, {"name": "candidate"}]})
     with pytest.raises(ParameterError, match="no DestinationRule for this host"):
         set_split(FakeApi([vs(), service(), rule]), "shop", "reviews", SPLIT)
     assert set_split(FakeApi([vs(), service(), rule]), "shop", "reviews", SPLIT, root_namespace="mesh-root")[0]["changed"]
 
 
 def test_the_client_namespace_rule_wins_over_the_root_one():
-    root = dict(dr(ns="istio-system"), spec={"host": "reviews.shop.svc.cluster.local",
-                                            "subsets": [{"name": "stable"}, {"name": "candidate"}]})
+    root = dict(dr(ns="istio-system"), spec={
+        "host": "reviews.shop.svc.cluster.local", "subsets": [{"name": "stable"}, {"name": "candidate"}]})
     api = FakeApi([vs(), service(), dr(subsets=("stable",)), root])
     with pytest.raises(ParameterError, match="'candidate' of reviews.shop.svc.cluster.local: not defined"):
         set_split(api, "shop", "reviews", SPLIT)
