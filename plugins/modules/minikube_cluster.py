@@ -158,136 +158,39 @@ profile:
   type: dict
 """
 
-import json
-import os
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.minikube_cli import MinikubeCli, host_cpus, host_memory_mb
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.minikube_cluster import ensure_cluster
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import plain_module, run
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan import (
-    PlanError,
-    check_resources,
-    command_line,
-    desired_settings,
-    explain_failure,
-    find_profile,
-    parse_memory_mb,
-    plan,
+MODULE_SPEC = dict(
+    minikube=dict(type="path", default="minikube"),
+    profile=dict(type="str", default="minikube"),
+    state=dict(type="str", default="started", choices=["started", "stopped", "absent"]),
+    memory=dict(type="str"),
+    cpus=dict(type="int"),
+    kubernetes_version=dict(type="str"),
+    driver=dict(type="str"),
+    container_runtime=dict(type="str"),
+    extra_config=dict(type="list", elements="str", default=[]),
+    start_args=dict(type="list", elements="str", default=[]),
+    recreate=dict(type="bool", default=False),
+    wait_timeout=dict(type="int"),
+    min_memory=dict(type="str"),
+    min_cpus=dict(type="int"),
+    workload=dict(type="str", default="the workload"),
+    minikube_home=dict(type="path"),
+    kubeconfig=dict(type="path"),
 )
 
 
-def _environ(params):
-    env = {}
-    if params["minikube_home"]:
-        env["MINIKUBE_HOME"] = params["minikube_home"]
-    if params["kubeconfig"]:
-        env["KUBECONFIG"] = params["kubeconfig"]
-    return env
-
-
-def _host_memory_mb():
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _read_profiles(module, minikube, env):
-    """minikube's profile list, or None when minikube is not there yet (check mode on a fresh host)."""
-    binary = minikube if os.path.sep in minikube else module.get_bin_path(minikube)
-    if not binary or not os.access(binary, os.X_OK):
-        if module.check_mode:
-            module.warn("%s is not installed yet; planning as if there were no cluster" % minikube)
-            return None
-        module.fail_json(msg="minikube_cluster: cannot run %s: no such executable" % minikube)
-    rc, out, err = module.run_command([binary, "profile", "list", "-o", "json"], environ_update=env)
-    data = None
-    # minikube may print a warning line before the JSON document.
-    for line in reversed((out or "").splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                data = json.loads(line)
-                break
-            except ValueError:
-                continue
-    if data is None:
-        if rc == 0 or "No minikube profile was found" in (out + err) or "MK_USAGE_NO_PROFILE" in (out + err):
-            return {"valid": [], "invalid": []}
-        module.fail_json(msg="minikube_cluster: `%s profile list -o json` failed: %s"
-                         % (minikube, (err or out).strip()[-1000:]), rc=rc)
-    if data.get("error") and not data.get("valid"):
-        # minikube reports "no profiles" as an error object on some versions.
-        return {"valid": [], "invalid": []}
-    return data
+def minikube_cluster(module):
+    p = module.params
+    cli = MinikubeCli(module.run_command, module.get_bin_path, p["minikube"], p["minikube_home"], p["kubeconfig"])
+    return ensure_cluster(p, cli, module.check_mode, module.warn, host_memory_mb(), host_cpus())
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            minikube=dict(type="path", default="minikube"),
-            profile=dict(type="str", default="minikube"),
-            state=dict(type="str", default="started", choices=["started", "stopped", "absent"]),
-            memory=dict(type="str"),
-            cpus=dict(type="int"),
-            kubernetes_version=dict(type="str"),
-            driver=dict(type="str"),
-            container_runtime=dict(type="str"),
-            extra_config=dict(type="list", elements="str", default=[]),
-            start_args=dict(type="list", elements="str", default=[]),
-            recreate=dict(type="bool", default=False),
-            wait_timeout=dict(type="int"),
-            min_memory=dict(type="str"),
-            min_cpus=dict(type="int"),
-            workload=dict(type="str", default="the workload"),
-            minikube_home=dict(type="path"),
-            kubeconfig=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    try:
-        desired = desired_settings(p["memory"], p["cpus"], p["kubernetes_version"], p["driver"],
-                                   p["container_runtime"], p["extra_config"])
-        need_memory = parse_memory_mb(p["min_memory"])
-    except PlanError as exc:
-        module.fail_json(msg="minikube_cluster: %s" % exc)
-
-    env = _environ(p)
-    profiles = _read_profiles(module, p["minikube"], env)
-    entry = find_profile(profiles, p["profile"])
-    try:
-        decided = plan(p["state"], p["profile"], desired, entry, minikube=p["minikube"], recreate=p["recreate"],
-                       start_args=p["start_args"], wait_timeout=p["wait_timeout"])
-    except PlanError as exc:
-        module.fail_json(msg="minikube_cluster: %s" % exc)
-
-    lines = [command_line(argv) for argv in decided["commands"]]
-    result = dict(changed=bool(lines), action=decided["action"], commands=lines,
-                  differences=decided["differences"], drift=decided["drift"], status=decided["status"],
-                  profile=entry or {})
-    for warning in decided["warnings"]:
-        module.warn(warning)
-
-    if decided["action"] in ("create", "recreate"):
-        problems = check_resources(desired, _host_memory_mb(), os.cpu_count(), need_memory, p["min_cpus"],
-                                   p["workload"])
-        if problems:
-            module.fail_json(msg="minikube_cluster: not enough resources for profile %r: %s"
-                             % (p["profile"], "; ".join(problems)), **result)
-
-    if module.check_mode:
-        module.exit_json(**result)
-
-    for argv, line in zip(decided["commands"], lines):
-        rc, out, err = module.run_command(argv, environ_update=env)
-        if rc != 0:
-            module.fail_json(msg="minikube_cluster: `%s` failed: %s" % (line, explain_failure(err + "\n" + out)),
-                             rc=rc, stdout=out, stderr=err, failed_command=line, **result)
-    module.exit_json(**result)
+    run(plain_module(MODULE_SPEC, supports_check_mode=True), minikube_cluster)
 
 
 if __name__ == "__main__":

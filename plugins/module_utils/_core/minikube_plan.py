@@ -13,10 +13,11 @@ without minikube.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
 
 # The profile states of `minikube profile list -o json` (minikube's cluster state names).
 RUNNING_STATES = frozenset(("OK", "Running", "HAppy", "Warning", "Degraded", "Starting"))
@@ -31,25 +32,33 @@ _UNIT_MB = {"": 1, "k": 1.0 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
 _EXTRA_CONFIG = re.compile(r"^[a-z-]+\.[^=\s]+=.*$")
 
 
-class PlanError(RolloutsError, ValueError):
-    """Input that cannot make a valid minikube command line; the message says what to fix."""
+class PlanError(ParameterError):
+    """An option that cannot make a valid minikube command line; the message starts with its name
+    ("memory must be a size ...") and ``param`` names it for the result."""
+
+    def __init__(self, param, msg, **result):
+        super(PlanError, self).__init__(param, msg, **result)
+        self.args = ("%s %s" % (param, msg),)
+
+    def __str__(self):
+        return self.args[0]
 
 
-def parse_memory_mb(value):
+def parse_memory_mb(value, param="memory"):
     """Memory as minikube takes it (8192, "8192mb", "8g", "8GiB") in MB, or None if unset."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise PlanError("memory must be a size such as 8192 (MB) or 8g, not %r" % (value,))
+        raise PlanError(param, "must be a size such as 8192 (MB) or 8g, not %r" % (value,))
     if isinstance(value, int):
         mb = value
     else:
         match = _MEMORY.match(str(value))
         if not match:
-            raise PlanError("memory must be a size such as 8192 (MB) or 8g, not %r" % (value,))
+            raise PlanError(param, "must be a size such as 8192 (MB) or 8g, not %r" % (value,))
         mb = int(int(match.group(1)) * _UNIT_MB[match.group(2).lower()])
     if mb <= 0:
-        raise PlanError("memory must be more than 0 MB (for example 8192 or 8g), not %r" % (value,))
+        raise PlanError(param, "must be more than 0 MB (for example 8192 or 8g), not %r" % (value,))
     return mb
 
 
@@ -61,7 +70,7 @@ def normalize_kubernetes_version(value):
     if value in ("stable", "latest"):
         return value
     if not re.match(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$", value):
-        raise PlanError("kubernetes_version must look like v1.34.0 (or be stable/latest), not %r" % value)
+        raise PlanError("kubernetes_version", "must look like v1.34.0 (or be stable/latest), not %r" % value)
     return value if value.startswith("v") else "v" + value
 
 
@@ -76,12 +85,12 @@ def desired_settings(memory=None, cpus=None, kubernetes_version=None, driver=Non
                      extra_config=None):
     """The settings the user asked for, normalized; None means 'not asked, not compared'."""
     if cpus is not None and (isinstance(cpus, bool) or int(cpus) <= 0):
-        raise PlanError("cpus must be a positive number, not %r" % (cpus,))
+        raise PlanError("cpus", "must be a positive number, not %r" % (cpus,))
     extras = None
     if extra_config:
         for item in extra_config:
             if not _EXTRA_CONFIG.match(str(item)):
-                raise PlanError("extra_config entries look like component.key=value (for example "
+                raise PlanError("extra_config", "entries look like component.key=value (for example "
                                 "apiserver.enable-admission-plugins=NamespaceLifecycle), not %r" % (item,))
         extras = sorted(set(str(i) for i in extra_config))
     return {
@@ -197,7 +206,7 @@ def plan(state, profile, desired, entry, minikube="minikube", recreate=False, st
     it is), and warnings (sentences for the user).
     """
     if state not in ("started", "stopped", "absent"):
-        raise PlanError("state must be started, stopped or absent, not %r" % (state,))
+        raise PlanError("state", "must be started, stopped or absent, not %r" % (state,))
     current = status_of(entry)
     diffs = differences(desired, actual_settings(entry)) if current not in ("missing", "broken") else []
     result = {"action": "none", "commands": [], "differences": diffs, "drift": False, "warnings": [],
@@ -302,3 +311,29 @@ def explain_failure(output):
     if code:
         return "minikube exited with %s" % code
     return "minikube failed"
+
+
+def parse_profile_list(rc, out, err, minikube="minikube"):
+    """The answer of ``minikube profile list -o json`` as {valid: [...], invalid: [...]}.
+
+    minikube may print warning lines before the JSON document, and reports "no profile" as a
+    non-zero exit, a message or an error object depending on its version: all of those are an
+    empty list. Anything else that is not JSON is an error naming the command.
+    """
+    out, err = out or "", err or ""
+    data = None
+    for line in reversed(out.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+                break
+            except ValueError:
+                continue
+    if data is None:
+        if rc == 0 or "No minikube profile was found" in (out + err) or "MK_USAGE_NO_PROFILE" in (out + err):
+            return {"valid": [], "invalid": []}
+        raise RolloutsError("`%s profile list -o json` failed: %s" % (minikube, (err or out).strip()[-1000:]), rc=rc)
+    if data.get("error") and not data.get("valid"):
+        return {"valid": [], "invalid": []}
+    return data

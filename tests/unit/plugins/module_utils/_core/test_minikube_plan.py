@@ -2,6 +2,8 @@
 
 import pytest
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
+
 from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan import (
     PlanError,
     actual_settings,
@@ -12,6 +14,7 @@ from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan
     explain_failure,
     find_profile,
     parse_memory_mb,
+    parse_profile_list,
     plan,
     start_argv,
     status_of,
@@ -283,3 +286,14 @@ def test_a_profile_left_by_a_failed_start_is_deleted_on_absent_and_not_stopped()
     entry = find_profile(listing(invalid=[BROKEN]), "t1")
     assert plan("absent", "t1", desired_settings(), entry)["commands"] == [["minikube", "delete", "-p", "t1"]]
     assert plan("stopped", "t1", desired_settings(), entry)["commands"] == []
+
+
+def test_profile_list_after_warning_lines_and_the_no_profile_answers():
+    doc = '{"invalid": [], "valid": [{"Name": "minikube"}]}'
+    assert parse_profile_list(0, "! a newer minikube is out\n" + doc, "")["valid"] == [{"Name": "minikube"}]
+    assert parse_profile_list(85, "", "X Exiting due to MK_USAGE_NO_PROFILE") == {"valid": [], "invalid": []}
+    assert parse_profile_list(0, '{"error": {"Message": "no profiles"}}', "") == {"valid": [], "invalid": []}
+    with pytest.raises(RolloutsError) as err:
+        parse_profile_list(1, "", "permission denied", "/opt/minikube")
+    assert "`/opt/minikube profile list -o json` failed: permission denied" in str(err.value)
+    assert err.value.result == {"rc": 1}
