@@ -3,7 +3,6 @@
 import pytest
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
-
 from ansible_collections.rollouts.istio.plugins.module_utils._core.minikube_plan import (
     PlanError,
     actual_settings,
@@ -53,6 +52,23 @@ def test_memory_is_read_as_minikube_reads_it(value, mb):
 def test_memory_that_is_not_a_size_is_refused_with_an_example(value):
     with pytest.raises(PlanError, match="8192"):
         parse_memory_mb(value)
+
+
+@pytest.mark.parametrize("call,param", [
+    (lambda: parse_memory_mb("lots"), "memory"),
+    (lambda: parse_memory_mb("0", "min_memory"), "min_memory"),
+    (lambda: desired_settings(cpus=0), "cpus"),
+    (lambda: desired_settings(kubernetes_version="one-thirty-four"), "kubernetes_version"),
+    (lambda: desired_settings(extra_config=["max-pods"]), "extra_config"),
+    (lambda: plan("running", "minikube", desired_settings(), None), "state"),
+])
+def test_every_validation_error_names_its_option(call, param):
+    with pytest.raises(ParameterError) as err:
+        call()
+    assert err.value.param == param
+    assert err.value.result_fields()["param"] == param
+    # The message starts with the option's name, as the roles' users read it.
+    assert str(err.value).startswith(param + " ")
 
 
 def test_desired_settings_normalize_what_minikube_records_differently():
