@@ -20,16 +20,6 @@ description:
     content of the override files and the ingress service type.
 author:
   - rollouts.istio maintainers (@rollouts-istio)
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
 options:
   state:
     description: V(present) to install or upgrade, V(absent) to uninstall.
@@ -125,6 +115,9 @@ notes:
   - The plan is made by C(plugins/module_utils/_core/istio_plan.py), unit-tested on its own.
 seealso:
   - module: rollouts.istio.minikube_cluster
+extends_documentation_fragment:
+  - rollouts.istio.attributes
+  - rollouts.istio.attributes.READ_ONLY
 """
 
 EXAMPLES = r"""

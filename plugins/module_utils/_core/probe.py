@@ -103,14 +103,13 @@ def judge(summary, options):
         return result
     comparison = compare_split(summary["counts"], options.expected, options.test, options.confidence,
                                options.tolerance_pp)
-    reasons = list(comparison["reasons"])
     errors = error_reason(summary, options.max_error_pct)
     comparison["max_error_pct"] = options.max_error_pct
     comparison["failed_or_unidentified"] = summary["failed_or_unidentified"]
     if errors:
-        reasons.append(errors)
         comparison["reasons"].append(errors)
         comparison["verdict"] = "fail"
+    reasons = list(comparison["reasons"])
     verdict = comparison["verdict"]
     result.update(comparison=comparison, requests_needed=comparison["requests_needed"], verdict=verdict,
                   reasons=reasons)
