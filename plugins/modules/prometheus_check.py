@@ -20,6 +20,8 @@ description:
     (as Flagger's blue/green runs all its iterations). The analysis fails, and stops at once, as soon as the
     failed checks (with O(failed_checks_so_far)) reach O(failed_checks_limit). With O(stop_early_on_pass=true)
     it also passes, and stops, as soon as the checks left could no longer reach the limit.
+    With O(until_passed=true) a failed check below the limit does not use up an iteration, so the analysis runs
+    until O(iterations) checks have passed.
   - A pass needs evidence. A check passes only when every metric passed on data, and the analysis passes only
     when at least one check passed and the failed checks stayed below the limit.
   - Two metrics are built in, as Istio practice (and Flagger) defines them, scoped to the candidate's own
@@ -130,12 +132,29 @@ options:
       - Pass, and stop, as soon as at least one check passed and the checks left could no longer make the failed
         checks reach O(failed_checks_limit), instead of running every iteration.
       - Off by default, because O(iterations) is the observation time asked for.
+      - Cannot be combined with O(until_passed).
+    type: bool
+    default: false
+  until_passed:
+    description:
+      - Flagger's threshold semantics. A check that fails while the failed checks (with O(failed_checks_so_far))
+        stay below O(failed_checks_limit) does not use up one of O(iterations); the analysis goes on until
+        O(iterations) checks have passed (RV(verdict=pass)) or the failed checks reach O(failed_checks_limit)
+        (RV(verdict=fail)).
+      - It runs at most RV(max_checks) = O(iterations) + (O(failed_checks_limit) - O(failed_checks_so_far)) - 1 checks.
+        A check skipped for no data (O(no_data=skip)) counts towards that cap; when the passed checks still
+        needed can no longer fit in it, the analysis fails, and RV(reason) says how many passed of how many needed.
+      - With it, O(failed_checks_limit) may exceed O(iterations), as Flagger's C(threshold) may exceed its
+        C(iterations).
+      - The C(rollouts.istio.shift_traffic) role gates every step this way, with one limit over the whole rollout.
+      - Cannot be combined with O(stop_early_on_pass).
     type: bool
     default: false
   failed_checks_limit:
     description:
       - The analysis fails when this many checks have failed (Flagger's C(threshold)).
       - Between V(1) and O(iterations); a limit the checks could never reach would let every analysis pass.
+        With O(until_passed=true) any limit from V(1) up, since every failed check then adds a check.
       - Counted with O(failed_checks_so_far), so one limit can hold over all the steps of a canary.
     type: int
     default: 1
@@ -257,6 +276,19 @@ EXAMPLES = r"""
   ansible.builtin.fail:
     msg: "{{ step_gate.reason }}"
   when: step_gate.verdict == 'fail'
+
+- name: Flagger's way - failed checks below the limit add checks; pass after 5 passed checks
+  rollouts.istio.prometheus_check:
+    namespace: shop
+    workload: podinfo-v2
+    metrics:
+      - name: request-success-rate
+        min: 99
+    interval: 30s
+    iterations: 5
+    until_passed: true
+    failed_checks_limit: 8
+    failed_checks_so_far: "{{ failed_so_far | default(0) }}"
 
 - name: A custom metric with a variable of your own
   rollouts.istio.prometheus_check:
@@ -390,6 +422,20 @@ skipped_checks:
   description: How many checks had a metric without data and were skipped (O(no_data=skip)).
   returned: always
   type: int
+passed_checks:
+  description: How many checks passed.
+  returned: always
+  type: int
+until_passed:
+  description: O(until_passed), for reference.
+  returned: always
+  type: bool
+max_checks:
+  description:
+    - The most checks the analysis runs, O(iterations); with O(until_passed),
+      O(iterations) + (O(failed_checks_limit) - O(failed_checks_so_far)) - 1.
+  returned: always
+  type: int
 iterations_run:
   description: How many checks were counted.
   returned: always
@@ -403,7 +449,9 @@ failed_checks_limit:
   returned: always
   type: int
 stopped_early:
-  description: Whether the analysis stopped before O(iterations) checks, on a failure or with O(stop_early_on_pass).
+  description:
+    - Whether the analysis stopped before O(iterations) checks, on a failure or with O(stop_early_on_pass).
+    - With O(until_passed), whether it failed before RV(max_checks) checks.
   returned: always
   type: bool
 error:
@@ -448,6 +496,7 @@ MODULE_SPEC = dict(
     failed_checks_limit=dict(type="int", default=1),
     failed_checks_so_far=dict(type="int", default=0),
     stop_early_on_pass=dict(type="bool", default=False),
+    until_passed=dict(type="bool", default=False),
     initial_delay=dict(type="str", default="0s"),
     no_data=dict(type="str", choices=["fail", "skip", "wait"], default="fail"),
     no_data_timeout=dict(type="str", default="5m"),
@@ -458,7 +507,7 @@ MODULE_SPEC = dict(
 )
 
 _ANALYSIS_OPTIONS = ("interval", "iterations", "failed_checks_limit", "failed_checks_so_far", "stop_early_on_pass",
-                     "no_data", "no_data_timeout", "initial_delay", "min_requests", "requests_query", "vars")
+                     "until_passed", "no_data", "no_data_timeout", "initial_delay", "min_requests", "requests_query", "vars")
 
 
 def analyse(module):

@@ -13,6 +13,8 @@ Vocabulary: a *metric* is a named query with thresholds; a *check* is one iterat
 analysis, in which every metric is measured once and judged; the check fails when any metric
 fails. `failed_checks` counts failed checks, as Flagger's `threshold` / the seed's checkFailedTimes;
 `failed_checks_so_far` carries the count of earlier steps in, so one limit holds across a whole canary.
+With `until_passed` (Flagger's threshold semantics) a failed check below the limit does not use up one of
+`iterations`: the analysis goes on until `iterations` checks have passed or the limit is reached.
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ class Config(object):
     """Everything an analysis needs, validated. Build it with `build_config`."""
 
     __slots__ = ("metrics", "variables", "interval", "iterations", "failed_checks_limit", "failed_checks_so_far",
-                 "stop_early_on_pass", "no_data", "no_data_timeout", "initial_delay", "requests_template")
+                 "stop_early_on_pass", "until_passed", "no_data", "no_data_timeout", "initial_delay",
+                 "requests_template")
 
     def __init__(self, **kwargs):
         for name in self.__slots__:
@@ -207,12 +210,13 @@ def build_metric(spec, index, default_window, default_min_requests):
 
 def build_config(metrics, variables=None, interval="1m", iterations=1, failed_checks_limit=1, no_data="fail",
                  no_data_timeout="5m", initial_delay="0s", min_requests=0, requests_query=None, vars=None,
-                 failed_checks_so_far=0, stop_early_on_pass=False):
+                 failed_checks_so_far=0, stop_early_on_pass=False, until_passed=False):
     """Validate the options of an analysis; raise ParameterError, naming the option, at the first problem.
 
     `variables` holds the built-in template variables (namespace, workload, service, version);
     `vars` the caller's own, which may not shadow them. Each metric's window (its `interval`, or the
-    analysis interval) is the ${interval} of its query.
+    analysis interval) is the ${interval} of its query. With `until_passed` the limit may exceed
+    `iterations`: failed checks then add checks instead of using them up, so the limit stays reachable.
     """
     if not metrics:
         raise ParameterError("metrics", "is empty: a gate needs at least one metric")
@@ -221,7 +225,11 @@ def build_config(metrics, variables=None, interval="1m", iterations=1, failed_ch
         raise ParameterError("interval", "must be longer than 0s")
     check_number(iterations, "iterations", minimum=1, integer=True)
     check_number(failed_checks_limit, "failed_checks_limit", minimum=1, integer=True)
-    if failed_checks_limit > iterations:
+    if until_passed and stop_early_on_pass:
+        # until_passed stops on `iterations` passes; stopping on fewer would pass on less evidence than asked for.
+        raise ParameterError("stop_early_on_pass", "cannot be combined with until_passed: until_passed passes once "
+                             "iterations checks have passed, stop_early_on_pass would pass on fewer")
+    if failed_checks_limit > iterations and not until_passed:
         # A limit above the number of checks could never be reached: the gate would always pass.
         raise ParameterError("failed_checks_limit", "must be between 1 and iterations (%d), got %d: a limit the "
                              "checks could never reach would let every analysis pass" % (iterations, failed_checks_limit))
@@ -244,7 +252,7 @@ def build_config(metrics, variables=None, interval="1m", iterations=1, failed_ch
         built.append(metric)
     config = Config(metrics=built, variables=merged, interval=interval_s, iterations=iterations,
                     failed_checks_limit=failed_checks_limit, failed_checks_so_far=failed_checks_so_far,
-                    stop_early_on_pass=bool(stop_early_on_pass), no_data=no_data,
+                    stop_early_on_pass=bool(stop_early_on_pass), until_passed=bool(until_passed), no_data=no_data,
                     no_data_timeout=parse_duration(no_data_timeout, "no_data_timeout"),
                     initial_delay=parse_duration(initial_delay, "initial_delay"),
                     requests_template=requests_query or REQUEST_COUNT_QUERY)
@@ -419,6 +427,12 @@ class Analysis(object):
     for; with `stop_early_on_pass` the analysis passes as soon as the checks left could no longer reach the
     limit. A pass needs evidence: at least one passed check, so an analysis whose checks were all skipped
     for no data fails.
+
+    With `until_passed` (Flagger's threshold) a check that fails below the limit does not use up one of
+    `iterations`: the verdict is "pass" once `iterations` checks have passed, "fail" once the failed checks
+    reach the limit. Skipped checks would let it run for ever, so it runs at most `max_checks` =
+    iterations + (limit - failed_checks_so_far) - 1 checks (the most that can run without reaching the
+    limit when every check is passed or failed), and fails as soon as the passes still needed no longer fit.
     """
 
     def __init__(self, config):
@@ -447,6 +461,20 @@ class Analysis(object):
     def failed_checks_total(self):
         return self.config.failed_checks_so_far + self.failed_checks
 
+    @property
+    def max_checks(self):
+        """The most checks this analysis runs."""
+        config = self.config
+        if not config.until_passed:
+            return config.iterations
+        return max(config.iterations, config.iterations + config.failed_checks_limit - config.failed_checks_so_far - 1)
+
+    @property
+    def passes_out_of_reach(self):
+        """until_passed: the checks left cannot make up the passed checks still needed."""
+        return (self.config.until_passed and self.passed_checks < self.config.iterations
+                and self.max_checks - self.iterations_run < self.config.iterations - self.passed_checks)
+
     def record(self, records):
         """Take the records of one attempt; return the check's verdict."""
         self.attempts += 1
@@ -462,6 +490,11 @@ class Analysis(object):
         left = self.config.iterations - self.iterations_run
         if self.failed_checks_total >= self.config.failed_checks_limit:
             self.verdict = "fail"
+        elif self.config.until_passed:
+            if self.passed_checks >= self.config.iterations:
+                self.verdict = "pass"
+            elif self.passes_out_of_reach:
+                self.verdict = "fail"
         elif not left:
             self.verdict = "pass" if self.passed_checks else "fail"
         elif (self.config.stop_early_on_pass and self.passed_checks
@@ -476,8 +509,28 @@ class Analysis(object):
 
     @property
     def stopped_early(self):
-        return (self.done and self.error is None and not self.limit_reached_before
-                and self.iterations_run < self.config.iterations)
+        if not self.done or self.error is not None or self.limit_reached_before:
+            return False
+        if self.config.until_passed:
+            # Its natural end is the last pass needed; only a failure ends it before max_checks.
+            return self.verdict == "fail" and self.iterations_run < self.max_checks
+        return self.iterations_run < self.config.iterations
+
+    def _cap_text(self):
+        config = self.config
+        text = "iterations %d + failed_checks_limit %d - 1" % (config.iterations, config.failed_checks_limit)
+        if config.failed_checks_so_far:
+            text += " - failed_checks_so_far %d" % config.failed_checks_so_far
+        return text
+
+    def _too_few_passes_text(self):
+        needed = self.config.iterations
+        text = "only %d of the %d passed checks needed after %d checks" % (self.passed_checks, needed,
+                                                                           self.iterations_run)
+        if self.iterations_run >= self.max_checks:
+            return text + ", the most until_passed runs (%s)" % self._cap_text()
+        return text + ", and the %d checks left of at most %d (%s) cannot make up the rest" % (
+            self.max_checks - self.iterations_run, self.max_checks, self._cap_text())
 
     def _limit_text(self):
         text = "failed_checks_limit %d reached" % self.config.failed_checks_limit
@@ -514,9 +567,13 @@ class Analysis(object):
         parts = "; ".join(self.reasons())
         if self.verdict == "fail" and self.failed_checks_total >= self.config.failed_checks_limit:
             return "%s (%s)" % (parts, self._limit_text())
+        if self.verdict == "fail" and self.config.until_passed:
+            return "%s: %s" % (self._too_few_passes_text(), parts)
         if self.verdict == "fail":
             return "no check passed, so nothing shows the candidate healthy: %s" % parts
         text = "%d of %d checks passed" % (self.passed_checks, self.iterations_run)
+        if self.config.until_passed:
+            text += " (%d needed, until_passed)" % self.config.iterations
         if self.failed_checks:
             text += ", %d failed (below failed_checks_limit %d" % (self.failed_checks, self.config.failed_checks_limit)
             if self.config.failed_checks_so_far:
@@ -550,9 +607,12 @@ class Analysis(object):
             "failed_checks": self.failed_checks,
             "failed_checks_so_far": self.config.failed_checks_so_far,
             "failed_checks_total": self.failed_checks_total,
+            "passed_checks": self.passed_checks,
             "skipped_checks": self.skipped_checks,
             "iterations_run": self.iterations_run,
             "iterations": self.config.iterations,
+            "until_passed": self.config.until_passed,
+            "max_checks": self.max_checks,
             "failed_checks_limit": self.config.failed_checks_limit,
             "stopped_early": self.stopped_early,
             "prometheus_warnings": warnings,

@@ -727,3 +727,137 @@ def test_prometheus_warnings_are_kept_per_check_and_in_all():
 def test_without_warnings_there_is_no_warnings_field_per_check():
     result = run(config(), FakeQuery()).result()
     assert result["prometheus_warnings"] == [] and all("prometheus_warnings" not in c for c in result["checks"])
+
+
+# ---------------------------------------------------------------- until_passed (Flagger's threshold)
+
+def test_until_passed_lets_the_limit_exceed_iterations():
+    cfg = config(iterations=2, failed_checks_limit=5, until_passed=True)
+    assert cfg.until_passed and cfg.failed_checks_limit == 5
+    with pytest.raises(ParameterError, match=r"must be between 1 and iterations \(2\), got 5"):
+        config(iterations=2, failed_checks_limit=5)
+
+
+def test_until_passed_refuses_stop_early_on_pass_naming_both():
+    with pytest.raises(ParameterError) as err:
+        config(iterations=3, failed_checks_limit=2, until_passed=True, stop_early_on_pass=True)
+    assert err.value.param == "stop_early_on_pass"
+    assert str(err.value).startswith("stop_early_on_pass: cannot be combined with until_passed")
+
+
+def test_until_passed_still_refuses_a_limit_below_1():
+    with pytest.raises(ParameterError, match="must be at least 1") as err:
+        config(failed_checks_limit=0, until_passed=True)
+    assert err.value.param == "failed_checks_limit"
+
+
+def test_until_passed_a_failure_below_the_limit_does_not_use_up_an_iteration():
+    t = FakeTime()
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=2, until_passed=True),
+                 FakeQuery(success=[100, 50, 100, 100]), t).result()
+    assert result["verdict"] == "pass"
+    assert (result["iterations_run"], result["passed_checks"], result["failed_checks"]) == (4, 3, 1)
+    assert result["max_checks"] == 4 and result["until_passed"] is True and not result["stopped_early"]
+    assert t.sleeps == [10, 10, 10]
+    assert result["reason"].startswith("3 of 4 checks passed (3 needed, until_passed), 1 failed "
+                                       "(below failed_checks_limit 2); request-success-rate = 50 < min 99 in 1 of 4")
+
+
+def test_until_passed_passes_once_iterations_checks_have_passed():
+    result = run(config(iterations=2, failed_checks_limit=3, until_passed=True), FakeQuery()).result()
+    assert result["verdict"] == "pass" and result["iterations_run"] == 2 and result["max_checks"] == 4
+    assert result["reason"].startswith("2 of 2 checks passed (2 needed, until_passed); last: ")
+
+
+def test_until_passed_fails_when_the_limit_is_reached():
+    result = run(config([SUCCESS], iterations=2, failed_checks_limit=3, until_passed=True),
+                 FakeQuery(success=[50, 100, 96.5, 40])).result()
+    assert result["verdict"] == "fail" and result["iterations_run"] == 4 and result["failed_checks"] == 3
+    assert result["stopped_early"] is False  # 4 = max_checks: 2 + 3 - 1
+    assert result["reason"] == "request-success-rate = 40 < min 99 in 3 of 4 checks (failed_checks_limit 3 reached)"
+
+
+def test_until_passed_counts_failures_carried_in():
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=3, failed_checks_so_far=2, until_passed=True),
+                 FakeQuery(success=[100, 50])).result()
+    assert result["max_checks"] == 3  # 3 + (3 - 2) - 1: no failure left to spare
+    assert result["verdict"] == "fail" and result["iterations_run"] == 2 and result["stopped_early"]
+    assert result["reason"].endswith("(failed_checks_limit 3 reached with 2 failed in earlier steps)")
+
+
+def test_until_passed_caps_the_checks_and_skips_count_towards_the_cap():
+    # iterations 3, limit 2: at most 4 checks. Two skips leave 2 checks for 3 passes: it fails at once.
+    t = FakeTime()
+    prom = FakeQuery(success=[100, "NaN", "NaN", 100, 100, 100])
+    result = run(config(iterations=3, failed_checks_limit=2, until_passed=True, no_data="skip"), prom, t).result()
+    assert result["verdict"] == "fail"
+    assert (result["iterations_run"], result["passed_checks"], result["skipped_checks"]) == (3, 1, 2)
+    assert result["stopped_early"] and len(t.sleeps) == 2
+    assert result["reason"] == (
+        "only 1 of the 3 passed checks needed after 3 checks, and the 1 checks left of at most 4 "
+        "(iterations 3 + failed_checks_limit 2 - 1) cannot make up the rest: request-success-rate: no data "
+        "(query returned NaN), skipped (no_data=skip) in 2 of 3 checks")
+
+
+def test_until_passed_reaching_the_cap_without_enough_passes_fails_and_says_so():
+    prom = FakeQuery(success=[100, 100, "NaN", 100, 100])
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=2, until_passed=True, no_data="skip"),
+                 prom).result()
+    # Check 4 passes: 3 passes in 4 checks, within the cap.
+    assert result["verdict"] == "pass" and result["iterations_run"] == 4
+    prom = FakeQuery(success=[100, "NaN", 100, "NaN", 100], duration=100)
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=3, failed_checks_so_far=1, until_passed=True,
+                        no_data="skip"), prom).result()
+    assert result["max_checks"] == 4
+    assert result["verdict"] == "fail" and result["iterations_run"] == 4 and not result["stopped_early"]
+    assert result["reason"].startswith(
+        "only 2 of the 3 passed checks needed after 4 checks, the most until_passed runs "
+        "(iterations 3 + failed_checks_limit 3 - 1 - failed_checks_so_far 1): request-success-rate: no data")
+
+
+def test_until_passed_with_a_limit_of_1_is_the_plain_gate():
+    result = run(config([SUCCESS], iterations=3, failed_checks_limit=1, until_passed=True),
+                 FakeQuery(success=[100, 50])).result()
+    assert result["verdict"] == "fail" and result["iterations_run"] == 2 and result["max_checks"] == 3
+
+
+def test_until_passed_waiting_for_data_does_not_count():
+    prom = FakeQuery(success=[EMPTY, 100, 100])
+    result = run(config([SUCCESS], iterations=2, failed_checks_limit=2, until_passed=True, no_data="wait"),
+                 prom).result()
+    assert result["verdict"] == "pass" and result["iterations_run"] == 2 and len(result["checks"]) == 3
+
+
+def test_without_until_passed_the_result_says_so():
+    result = run(config(iterations=2, failed_checks_limit=1), FakeQuery()).result()
+    assert result["until_passed"] is False and result["max_checks"] == 2 and result["passed_checks"] == 2
+
+
+@pytest.mark.parametrize("iterations", range(1, 4))
+def test_until_passed_verdict_is_flaggers_over_every_sequence(iterations):
+    """Every sequence of pass/fail/skip checks, every limit up to iterations + 2, failures carried in or not:
+    the verdict is that of Flagger's loop (count failures against the limit, stop on `iterations` passes),
+    cut at max_checks; never more checks than max_checks, and stopping early never changes the verdict."""
+    values = {"p": 100, "f": 50, "s": "NaN"}
+    for limit in range(1, iterations + 3):
+        for before in range(limit):
+            cap = iterations + limit - before - 1
+            for outcome in itertools.product("pfs", repeat=cap):
+                analysis = run(config([SUCCESS], iterations=iterations, failed_checks_limit=limit,
+                                      failed_checks_so_far=before, until_passed=True, no_data="skip"),
+                               FakeQuery(success=[values[o] for o in outcome]))
+                expected, passes, fails = "fail", 0, before
+                for o in outcome:
+                    passes += o == "p"
+                    fails += o == "f"
+                    if fails >= limit:
+                        break
+                    if passes >= iterations:
+                        expected = "pass"
+                        break
+                case = (outcome, iterations, limit, before)
+                assert analysis.verdict == expected, case
+                assert analysis.iterations_run <= cap, case
+                ran = "".join(outcome[:analysis.iterations_run])
+                if expected == "pass":
+                    assert ran.count("p") == iterations and ran.endswith("p"), case
