@@ -55,6 +55,10 @@ class FakeApi(object):
         self.calls.append(("patch-dry" if dry_run else "patch", kind))
         live = self.objects[(kind, ns, name)]
         rv = live["metadata"]["resourceVersion"]
+        guard = [op["value"] for op in ops if op["path"] == "/metadata/resourceVersion"]
+        if guard and guard[0] != rv:
+            # The server checks the resourceVersion before anything else of the patch.
+            raise Conflict("the object has been modified", status=409)
         try:
             new = R.apply_patch(live, ops)
         except ValueError:

@@ -44,6 +44,9 @@ TRANSITIONS = {
     (PROMOTING, "finalise"): FINALISING,
     (FINALISING, "succeed"): SUCCEEDED,
     (SUCCEEDED, "start"): INITIALIZED,
+    # A new candidate after a failed or aborted one (the same candidate again is retry).
+    (FAILED, "start"): INITIALIZED,
+    (ABORTED, "start"): INITIALIZED,
     (FAILED, "retry"): INITIALIZED,
     (ABORTED, "retry"): INITIALIZED,
 }
@@ -95,14 +98,16 @@ def on_rerun(phase):
     return ON_RERUN[phase]
 
 
-def lock_decision(record, run_id, now, stale_after, take_over=False, name="rollout"):
+def lock_decision(record, run_id, now, stale_after, take_over=False, name="rollout", holder_alive=None):
     """Whether run ``run_id`` may act on the rollout at time ``now`` (seconds).
 
     ``record`` holds ``phase``, ``step``, ``run`` (the run that holds the lock), ``started`` (an
     ISO time, for the message) and ``heartbeat`` (seconds) of the last write. A rollout that is not
     active, or held by this same run, is free. One held by another run is refused, unless its
     last write is older than ``stale_after`` seconds and ``take_over`` is asked for. Returns
-    ``"free"``, ``"own"`` or ``"taken_over"``; raises a RolloutsError otherwise.
+    ``"free"``, ``"own"`` or ``"taken_over"``; raises a RolloutsError otherwise. ``holder_alive``
+    False says the holder's process is known to be gone (a run killed on this same controller):
+    its lock is taken over without waiting for it to go stale. None means it cannot be known.
     """
     if not record or record.get("phase") not in ACTIVE or not record.get("run"):
         return "free"
@@ -111,7 +116,7 @@ def lock_decision(record, run_id, now, stale_after, take_over=False, name="rollo
     age = now - float(record.get("heartbeat") or 0)
     held = "%s is %s at step %s, started by %s at %s" % (
         name, record["phase"], record.get("step", 0), record["run"], record.get("started") or "an unknown time")
-    if age >= stale_after and take_over:
+    if holder_alive is False or (age >= stale_after and take_over):
         return "taken_over"
     if age >= stale_after:
         raise RolloutsError("%s; its last write was %d s ago, so the lock looks stale: take it over explicitly "

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) rollouts.istio contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The rollout record kept on the VirtualService, and what each action makes of it. Pure.
+
+The record lives in annotations of the first VirtualService of the rollout, so the weights and
+the phase that explains them are written in ONE patch guarded by the resourceVersion that was
+read: a run killed anywhere leaves both from before that patch or both from after it, never one
+of each. A person with only kubectl reads the phase from the short annotations (and the label);
+everything else, decisions included, is the JSON of ``rollouts.istio/record``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from ansible_collections.rollouts.istio.plugins.module_utils._core import rollout as R
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
+
+PREFIX = "rollouts.istio/"
+RECORD_KEY = PREFIX + "record"
+NAME_KEY = PREFIX + "rollout"
+PHASE_KEY = PREFIX + "phase"
+# The short annotations a person reads with kubectl, from the record's fields of the same name.
+SHORT_KEYS = ("phase", "step", "weight", "stable", "candidate", "run", "updated")
+KEEP_DECISIONS = 50
+KEEP_HISTORY = 50
+
+# What each action does to the route's weights: the candidate's share, or None for no weight change.
+WEIGHT_ACTIONS = ("step", "promote", "rollback", "abort")
+# Actions after which the rollout owns no route and no mirror any more.
+CLEARING_ACTIONS = ("promote", "rollback", "abort")
+
+
+def _escape(key):
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def read_record(vs, name):
+    """The record of rollout ``name`` on ``vs``, or None when there is none.
+
+    A VirtualService that carries another rollout's record is refused: two rollouts writing the
+    weights of one route would undo each other.
+    """
+    annotations = (vs.get("metadata") or {}).get("annotations") or {}
+    raw = annotations.get(RECORD_KEY)
+    if raw is None:
+        return None
+    owner = annotations.get(NAME_KEY)
+    meta = vs.get("metadata") or {}
+    where = "VirtualService %s/%s" % (meta.get("namespace"), meta.get("name"))
+    if owner and owner != name:
+        raise RolloutsError("%s carries the record of rollout %r, not %r: one VirtualService belongs to one rollout "
+                            "(name the rollout %r, or move its record away first)" % (where, owner, name, owner))
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        raise RolloutsError("%s: annotation %s is not JSON (%s); fix or remove it" % (where, RECORD_KEY, exc))
+    if not isinstance(record, dict) or record.get("phase") not in R.PHASES:
+        raise RolloutsError("%s: annotation %s has no known phase (%r)" % (where, RECORD_KEY,
+                                                                           (record or {}).get("phase")
+                                                                           if isinstance(record, dict) else record))
+    return record
+
+
+def record_ops(vs, record):
+    """JSON patch ops that write ``record`` into the annotations (and the phase label) of ``vs``."""
+    meta = vs.get("metadata") or {}
+    ops = []
+    annotations = meta.get("annotations")
+    if annotations is None:
+        ops.append({"op": "add", "path": "/metadata/annotations", "value": {}})
+        annotations = {}
+    values = {NAME_KEY: record["name"], RECORD_KEY: json.dumps(record, sort_keys=True, separators=(",", ":"))}
+    for key in SHORT_KEYS:
+        values[PREFIX + key] = "" if record.get(key) is None else str(record.get(key))
+    for key, value in sorted(values.items()):
+        if annotations.get(key) != value:
+            ops.append({"op": "add" if key not in annotations else "replace",
+                        "path": "/metadata/annotations/" + _escape(key), "value": value})
+    labels = meta.get("labels")
+    if labels is None:
+        ops.append({"op": "add", "path": "/metadata/labels", "value": {}})
+        labels = {}
+    if labels.get(PHASE_KEY) != record["phase"]:
+        ops.append({"op": "add" if PHASE_KEY not in labels else "replace",
+                    "path": "/metadata/labels/" + _escape(PHASE_KEY), "value": record["phase"]})
+    return ops
+
+
+def summary(record):
+    """The part of a record that says where the rollout is, for diffs and messages."""
+    if not record:
+        return {}
+    return dict((k, record.get(k)) for k in ("phase", "step", "weight", "stable", "candidate", "failed_checks",
+                                            "message"))
+
+
+# ---------------------------------------------------------------- what an action makes of the record
+
+class Request(object):
+    """One call of the rollout module: the action and what it carries."""
+
+    __slots__ = ("name", "action", "stable", "candidate", "step", "weight", "decision", "failed_checks", "message",
+                 "strategy", "steps", "run_id", "virtual_services", "match", "mirror_percent", "service")
+
+    def __init__(self, **kwargs):
+        for slot in self.__slots__:
+            setattr(self, slot, kwargs.get(slot))
+
+
+def check_request(req):
+    """Raise a ParameterError, naming the option, for a request that cannot be carried out."""
+    if req.action not in R.ACTIONS + ("record",):
+        raise ParameterError("action", "must be one of %s, got %r" % (", ".join(R.ACTIONS + ("record",)), req.action))
+    if req.stable == req.candidate:
+        raise ParameterError("candidate", "the candidate subset %r is the stable subset; name a new version"
+                             % req.candidate)
+    if req.action == "step":
+        if req.weight is None or isinstance(req.weight, bool) or not isinstance(req.weight, int) \
+                or not 0 <= req.weight <= 100:
+            raise ParameterError("weight", "action step needs the candidate's weight, an integer from 0 to 100, got %r"
+                                 % (req.weight,))
+        if req.step is None or req.step < 1:
+            raise ParameterError("step", "action step needs the step's number, 1 or more, got %r" % (req.step,))
+    if req.mirror_percent is not None and not 0 <= req.mirror_percent <= 100:
+        raise ParameterError("mirror_percent", "must be from 0 to 100, got %r" % (req.mirror_percent,))
+    if req.match is not None and (not isinstance(req.match, list) or not all(isinstance(m, dict) for m in req.match)):
+        raise ParameterError("match", "must be a list of Istio HTTPMatchRequest dictionaries")
+    if req.failed_checks is not None and req.failed_checks < 0:
+        raise ParameterError("failed_checks", "must be 0 or more, got %r" % (req.failed_checks,))
+
+
+def start_kind(record, req):
+    """What start means for the record found: "new", "resume" or "nothing"; raises when it cannot start."""
+    if record is None:
+        return "new"
+    phase = record["phase"]
+    same = record.get("candidate") == req.candidate and record.get("stable") == req.stable
+    if phase in R.ACTIVE:
+        if not same:
+            raise RolloutsError("rollout %s is %s at step %s with stable %s and candidate %s: finish, abort or roll it "
+                                "back before starting candidate %s"
+                                % (req.name, phase, record.get("step"), record.get("stable"), record.get("candidate"),
+                                   req.candidate), phase=phase)
+        return "resume"
+    if same:
+        # Succeeded: already promoted. Failed, Aborted: back on stable; retry tries the same candidate again.
+        return "nothing"
+    return "new"
+
+
+def _weight_of(action, req, record):
+    if action == "step":
+        return req.weight
+    if action == "promote":
+        return 100
+    if action in ("rollback", "abort"):
+        return 0
+    return (record or {}).get("weight", 0)
+
+
+def next_record(record, req, now_iso, now_epoch):
+    """The record after ``req`` (a Request) at time ``now``; raises TransitionError when not allowed.
+
+    Returns (record, phase transition action taken or None). ``record`` is not modified.
+    """
+    before = copy.deepcopy(record) if record else None
+    action = req.action
+    phase = before["phase"] if before else None
+    if action == "start":
+        kind = start_kind(before, req)
+        if kind == "nothing":
+            return before, None
+        if kind == "resume":
+            new = before
+            new["run"] = req.run_id
+            _history(new, now_iso, "resume", req.run_id)
+            new["updated"], new["heartbeat"] = now_iso, now_epoch
+            return new, None
+        new = {"name": req.name, "phase": R.INITIALIZED, "step": 0, "weight": 0, "stable": req.stable,
+               "candidate": req.candidate, "strategy": req.strategy, "steps": list(req.steps or []),
+               "run": req.run_id, "started": now_iso, "failed_checks": 0, "message": "", "decisions": [],
+               "history": (before or {}).get("history", [])[-KEEP_HISTORY + 1:],
+               "virtual_services": req.virtual_services, "service": req.service}
+        _history(new, now_iso, "start", req.run_id)
+        new["updated"], new["heartbeat"] = now_iso, now_epoch
+        return new, "start"
+    if before is None:
+        raise R.TransitionError("rollout %s has no record on its VirtualService: start it first (action %s needs one)"
+                                % (req.name, action), action=action)
+    _same_release(before, req)
+    new = before
+    taken = None
+    if action == "record":
+        if phase not in R.ACTIVE:
+            raise R.TransitionError("rollout %s is %s: a decision can only be recorded while it is active"
+                                    % (req.name, phase), phase=phase)
+    elif (phase, action) in ((R.FAILED, "rollback"), (R.ABORTED, "abort")):
+        pass  # already back on stable: a re-run of rollback.yml only sets the weights again
+    else:
+        new["phase"] = R.transition(phase, action, "rollout " + req.name)
+        taken = action
+    if action == "step":
+        new["step"] = req.step
+    if action == "retry":
+        new["step"], new["failed_checks"], new["message"], new["started"] = 0, 0, "", now_iso
+    new["weight"] = _weight_of(action, req, before)
+    if req.failed_checks is not None:
+        new["failed_checks"] = req.failed_checks
+    if req.message:
+        new["message"] = req.message
+    if req.decision:
+        decision = dict(req.decision)
+        decision.setdefault("time", now_iso)
+        decision.setdefault("step", new.get("step"))
+        new["decisions"] = (new.get("decisions") or [])[-KEEP_DECISIONS + 1:] + [decision]
+    if action not in ("rollback", "abort") or phase in R.ACTIVE:
+        new["run"] = req.run_id
+    if taken:
+        _history(new, now_iso, action, req.run_id)
+    new["updated"], new["heartbeat"] = now_iso, now_epoch
+    return new, taken
+
+
+def _same_release(record, req):
+    if record.get("candidate") != req.candidate or record.get("stable") != req.stable:
+        raise RolloutsError("rollout %s records stable %s and candidate %s, not %s and %s: name the versions of the "
+                            "recorded release (see rollout_info), or start a new one"
+                            % (req.name, record.get("stable"), record.get("candidate"), req.stable, req.candidate))
+
+
+def _history(record, now_iso, action, run_id):
+    entry = {"time": now_iso, "action": action, "phase": record["phase"], "step": record.get("step"), "run": run_id}
+    record["history"] = (record.get("history") or [])[-KEEP_HISTORY + 1:] + [entry]
+
+
+def meaningful_change(before, after):
+    """Whether a write is needed for the record alone: anything but the heartbeat and history changed."""
+    if before is None or after is None:
+        return before is not after
+    ignore = ("updated", "heartbeat", "history")
+    return any(before.get(k) != after.get(k) for k in set(before) | set(after) if k not in ignore)

@@ -1,0 +1,257 @@
+"""The rollout flow (lock, record, weights in one guarded patch, others first), against an in-memory API.
+
+The integration tests (tests/integration/istio_resources/test_rollout_module.py) prove the same
+against the real API server; these pin down every decision fast.
+"""
+
+import copy
+import json
+
+import pytest
+
+from ansible_collections.rollouts.istio.plugins.module_utils._core import rollout_record as REC
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import RouteError
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.rollout import act, info
+from support.fake_istio import FakeApi, service
+
+FOREIGN = {"name": "beta-testers", "match": [{"headers": {"x-beta": {"exact": "1"}}}],
+           "retries": {"attempts": 3, "perTryTimeout": "2s"},
+           "route": [{"destination": {"host": "reviews", "subset": "v1"}}]}
+
+
+def vs(name="reviews", http=None):
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"hosts": [name], "http": http if http is not None else [
+                copy.deepcopy(FOREIGN),
+                {"name": "primary", "route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": 100}]}]}}
+
+
+def dr():
+    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "reviews", "namespace": "shop"},
+            "spec": {"host": "reviews", "subsets": [{"name": "v1"}, {"name": "v2"}]}}
+
+
+ENTRIES = [{"name": "reviews", "namespace": "shop", "route": "primary"}]
+
+
+class Clock(object):
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def req(action, run="ops@ctl:1:1", **kw):
+    return REC.Request(name="reviews", action=action, stable="v1", candidate="v2", run_id=run, service="reviews",
+                       virtual_services=ENTRIES, **kw)
+
+
+def do(api, request, clock=None, entries=ENTRIES, **kw):
+    return act(api, request, entries, "reviews", clock or Clock(), lambda: "2026-12-02T00:00:00Z", **kw)
+
+
+def live(api, name="reviews"):
+    return api.live("VirtualService", "shop", name)
+
+
+def record(api, name="reviews"):
+    return json.loads(live(api, name)["metadata"]["annotations"][REC.RECORD_KEY])
+
+
+def weights(api, name="reviews"):
+    route = [r for r in live(api, name)["spec"]["http"] if r.get("name") == "primary"][0]
+    return dict((d["destination"]["subset"], d.get("weight", 100)) for d in route["route"])
+
+
+def started(objects=None):
+    api = FakeApi(objects or [vs(), dr(), service()])
+    do(api, req("start", strategy="canary", steps=[10, 50, 100]))
+    return api
+
+
+def test_start_writes_only_the_record_and_the_phase_label():
+    api = FakeApi([vs(), dr(), service()])
+    result, _diff = do(api, req("start", strategy="canary", steps=[10, 50, 100]))
+    assert result["changed"] and result["phase_before"] is None and result["rerun"]["action"] == "start"
+    meta = live(api)["metadata"]
+    assert meta["annotations"][REC.PHASE_KEY] == "Initialized" and meta["labels"][REC.PHASE_KEY] == "Initialized"
+    assert record(api)["steps"] == [10, 50, 100] and weights(api) == {"v1": 100}
+    assert live(api)["spec"]["http"][0] == FOREIGN
+
+
+def test_step_sets_weights_and_record_in_one_guarded_patch():
+    api = started()
+    api.calls = []
+    result, diff = do(api, req("step", step=1, weight=10))
+    patches = [c for c in api.calls if c[0] == "patch"]
+    assert patches == [("patch", "VirtualService")]
+    assert weights(api) == {"v1": 90, "v2": 10}
+    assert record(api)["phase"] == "Progressing" and record(api)["step"] == 1 and record(api)["weight"] == 10
+    assert result["weights"] == {"shop/reviews": {"stable": 90, "candidate": 10}}
+    assert diff["before"]["shop/reviews"]["weights"] == {"stable": 100, "candidate": 0}
+    assert live(api)["spec"]["http"][0] == FOREIGN
+
+
+def test_the_same_step_again_changes_nothing():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    api.calls = []
+    result, _ = do(api, req("step", step=1, weight=10))
+    assert not result["changed"] and not [c for c in api.calls if c[0].startswith("patch")]
+
+
+def test_check_mode_dry_runs_every_write():
+    api = started()
+    rv = live(api)["metadata"]["resourceVersion"]
+    result, _ = do(api, req("step", step=1, weight=10), check_mode=True)
+    assert result["changed"] and result["rollout"]["step"] == 1
+    assert ("patch-dry", "VirtualService") in api.calls and live(api)["metadata"]["resourceVersion"] == rv
+
+
+def test_a_second_run_is_refused_and_changes_nothing():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    rv = live(api)["metadata"]["resourceVersion"]
+    with pytest.raises(RolloutsError) as err:
+        do(api, req("step", run="ops@other:2:2", step=2, weight=50))
+    assert "rollout reviews is Progressing at step 1, started by ops@ctl:1:1 at 2026-12-02T00:00:00Z" in str(err.value)
+    assert live(api)["metadata"]["resourceVersion"] == rv
+
+
+def test_a_dead_holder_on_this_host_is_taken_over():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    result, _ = do(api, req("start", run="ops@ctl:2:2"), holder_alive=lambda run: False)
+    assert result["lock"] == "taken_over" and result["changed"] and record(api)["run"] == "ops@ctl:2:2"
+    assert result["rerun"]["action"] == "continue" and result["rollout"]["step"] == 1
+
+
+def test_a_stale_lock_needs_take_over():
+    api = started()
+    clock = Clock()
+    clock.t = 5000
+    with pytest.raises(RolloutsError, match="stale"):
+        do(api, req("start", run="x@y:3:3"), clock=clock, stale_after=900)
+    result, _ = do(api, req("start", run="x@y:3:3"), clock=clock, stale_after=900, take_over=True)
+    assert result["lock"] == "taken_over"
+
+
+def test_rollback_is_never_locked_and_removes_the_owned_route_and_mirror():
+    api = started()
+    do(api, req("step", step=1, weight=0, match=[{"headers": {"x-user": {"exact": "test"}}}], mirror_percent=20))
+    http = live(api)["spec"]["http"]
+    assert http[0]["name"] == "reviews-candidate" and http[0]["route"][0]["destination"]["subset"] == "v2"
+    assert http[1] == FOREIGN and http[2]["mirror"] == {"host": "reviews", "subset": "v2"}
+    result, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
+    http = live(api)["spec"]["http"]
+    assert [r.get("name") for r in http] == ["beta-testers", "primary"] and http[0] == FOREIGN
+    assert "mirror" not in http[1] and weights(api) == {"v1": 100}
+    assert record(api)["phase"] == "Failed" and record(api)["message"] == "operator"
+    again, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
+    assert not again["changed"]
+
+
+def test_promote_points_at_the_candidate_alone_then_succeed():
+    api = started()
+    do(api, req("step", step=1, weight=50))
+    do(api, req("promote"))
+    assert weights(api) == {"v2": 100}
+    do(api, req("finalise"))
+    do(api, req("succeed"))
+    assert record(api)["phase"] == "Succeeded"
+    result, _ = do(api, req("start", run="later@ctl:5:5"))
+    assert not result["changed"] and result["rerun"]["action"] == "nothing"
+
+
+def test_a_refused_transition_names_the_phase_and_writes_nothing():
+    api = started()
+    rv = live(api)["metadata"]["resourceVersion"]
+    with pytest.raises(RolloutsError, match="Initialized: cannot succeed"):
+        do(api, req("succeed"))
+    assert live(api)["metadata"]["resourceVersion"] == rv
+
+
+def test_a_missing_subset_is_refused_before_any_write():
+    api = FakeApi([vs(), dr(), service()])
+    do(api, REC.Request(name="reviews", action="start", stable="v1", candidate="v3", run_id="a@b:1:1",
+                        service="reviews", virtual_services=ENTRIES), )
+    rv = live(api)["metadata"]["resourceVersion"]
+    with pytest.raises(RouteError, match="subset 'v3'"):
+        do(api, REC.Request(name="reviews", action="step", step=1, weight=10, stable="v1", candidate="v3",
+                            run_id="a@b:1:1", service="reviews", virtual_services=ENTRIES))
+    assert live(api)["metadata"]["resourceVersion"] == rv
+
+
+def test_several_virtual_services_move_together_record_carrier_last():
+    entries = ENTRIES + [{"name": "reviews-mesh", "namespace": "shop", "route": "primary"}]
+    api = FakeApi([vs(), vs("reviews-mesh"), dr(), service()])
+    do(api, req("start"), entries=entries)
+    api.calls = []
+    order = []
+    original = api.json_patch
+
+    def spy(kind, ns, name, ops, dry_run=False):
+        order.append(name)
+        return original(kind, ns, name, ops, dry_run)
+
+    api.json_patch = spy
+    do(api, req("step", step=1, weight=25), entries=entries)
+    assert order == ["reviews-mesh", "reviews"]
+    assert weights(api) == weights(api, "reviews-mesh") == {"v1": 75, "v2": 25}
+    assert REC.RECORD_KEY not in (live(api, "reviews-mesh")["metadata"].get("annotations") or {})
+
+
+def test_a_concurrent_write_is_read_again_and_an_operator_rollback_wins():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    fired = []
+
+    def operator_rolls_back():
+        if not fired:
+            fired.append(1)
+            do(api, req("rollback", run="op@x:1:1", message="by hand"))
+
+    api.before_patch = operator_rolls_back
+    with pytest.raises(RolloutsError, match="Failed: cannot step"):
+        do(api, req("step", step=2, weight=50))
+    assert weights(api) == {"v1": 100} and record(api)["phase"] == "Failed"
+
+
+def test_retry_starts_the_same_candidate_again_with_a_clean_count():
+    api = started()
+    do(api, req("step", step=1, weight=10, failed_checks=2))
+    do(api, req("rollback", message="gate"))
+    result, _ = do(api, req("retry"))
+    assert result["rollout"]["phase"] == "Initialized" and result["rollout"]["failed_checks"] == 0
+    assert weights(api) == {"v1": 100}
+
+
+def test_decisions_are_appended_with_time_and_step():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    do(api, req("record", decision={"gate": "prometheus", "verdict": "pass", "reason": "ok"}, failed_checks=1))
+    rec = record(api)
+    assert rec["decisions"][-1] == {"gate": "prometheus", "verdict": "pass", "reason": "ok", "step": 1,
+                                    "time": "2026-12-02T00:00:00Z"}
+    assert rec["failed_checks"] == 1
+
+
+def test_info_reports_record_rerun_and_live_weights():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    out = info(api, "reviews", "shop", "reviews")
+    assert out["exists"] and out["phase"] == "Progressing" and out["rerun"]["action"] == "continue"
+    assert out["weights"] == {"shop/reviews": {"stable": 90, "candidate": 10}}
+    empty = info(FakeApi([vs(), dr(), service()]), "reviews", "shop", "reviews")
+    assert not empty["exists"] and empty["rerun"]["action"] == "start"
+
+
+def test_another_rollouts_record_is_refused():
+    api = started()
+    with pytest.raises(RolloutsError, match="carries the record of rollout 'reviews'"):
+        do(api, REC.Request(name="other", action="start", stable="v1", candidate="v2", run_id="a@b:1:1",
+                            service="reviews", virtual_services=ENTRIES))
