@@ -1,0 +1,378 @@
+"""Whole releases through the shipped playbooks, on the test bed (issue 10, "Tests").
+
+Each test has a namespace of its own with podinfo v1 (stable) and v2 (candidate), the mesh simulator
+standing in for the data plane, the test bed's Prometheus scraping it every 2 s, and the role's load
+hook sending hey through the simulator's ingress with the gateway's Host header. Waits are short:
+checks every 2 s over a 10 s window, 2-3 checks a step. What a run did is read from outside the code
+under test: the rollout record, the audit log (which requests, by whom, when) and a watch on the
+VirtualServices (every version stored). Timings the lead quotes go to /tmp/work/release-timings.json.
+"""
+
+import json
+import re
+import time
+
+import pytest
+
+from support.mesh import apply_objects, set_faults
+from support.release import (ACTIVE_PHASES, FOREIGN_ROUTE, delete_clusterrolebinding, deployment, parse_time,
+                             primary_weights, raw_virtual_service, read_record, route_named, run_playbook,
+                             save_timing, serviceaccount_kubeconfig, split_problems, start_playbook, subsets_of,
+                             wait_record, weights_of)
+
+OWNED_ROUTE = "podinfo-candidate"
+# 5 % errors are seen surely when the candidate gets enough requests a window: 40 qps at 20 % is
+# ~80 requests in 10 s, so a window without a single error is rare (0.95^80, under 2 %).
+ERROR_QPS = 40
+
+
+def configured_waits(plan_vars, steps):
+    """The waits a run was told to make: each gated step's checks, and the finalise delay."""
+    iterations = plan_vars["shift_traffic_iterations"]
+    interval = int(plan_vars["shift_traffic_interval"].rstrip("s"))
+    return {"gated_steps": steps, "iterations": iterations, "interval_s": interval,
+            "metric_window": plan_vars["shift_traffic_metrics"][0]["interval"],
+            "threshold": plan_vars["shift_traffic_threshold"],
+            "finalise_delay": plan_vars["shift_traffic_finalise_delay"],
+            "analysis_s_at_least": steps * (iterations - 1) * interval}
+
+
+def assert_foreign_route_unchanged(release):
+    after = release.foreign_route()
+    assert json.dumps(after) == json.dumps(release.foreign_before), \
+        "the foreign route changed:\nbefore %s\nafter  %s" % (release.foreign_before, after)
+    # And it is still what the test created, not what a run normalised it to.
+    assert after["retries"] == FOREIGN_ROUTE["retries"] and after["match"] == FOREIGN_ROUTE["match"]
+
+
+def assert_promoted(release, result):
+    assert result.rc == 0, result.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "Succeeded" and record["_label"] == "Succeeded", record
+    assert record["stable"] == "v2", "after succeed the record's stable is the promoted version: %s" % record
+    assert primary_weights(release.namespace) == {"v2": 100}
+    assert route_named(raw_virtual_service(release.namespace), OWNED_ROUTE) is None
+    assert deployment(release.k8s, release.namespace, "podinfo-v1")["spec"]["replicas"] == 0
+    assert deployment(release.k8s, release.namespace, "podinfo-v2")["spec"]["replicas"] == 1
+    assert_foreign_route_unchanged(release)
+    return record
+
+
+def assert_rolled_back(release, result):
+    assert result.rc != 0, "the run should have failed: %s" % result.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "Failed" and record["_label"] == "Failed", record
+    assert primary_weights(release.namespace) in ({"v1": 100}, {"v1": 100, "v2": 0})
+    assert route_named(raw_virtual_service(release.namespace), OWNED_ROUTE) is None
+    assert deployment(release.k8s, release.namespace, "podinfo-v1")["spec"]["replicas"] == 1
+    assert_foreign_route_unchanged(release)
+    message = result.failure()
+    assert message and "\n" not in message.strip(), "the failure is one line: %r" % message
+    return record, message.strip()
+
+
+def candidate_weights(watch, name="podinfo"):
+    """The candidate's weight on `primary` in each stored version, consecutive repeats dropped."""
+    seen = []
+    for dummy, dummy, obj in watch.of(name):
+        if obj is None:
+            continue
+        w = weights_of(route_named(obj, "primary")).get("v2", 0)
+        if not seen or seen[-1] != w:
+            seen.append(w)
+    return seen
+
+
+def assert_every_version_valid(release, watch):
+    """Every VirtualService version stored while the watch ran: weights adding up to 100 on
+    existing subsets, and (while the rollout is active) the record's weight equal to the route's:
+    the record and the weights are written in the same patch, so no version has one without the other."""
+    subsets = subsets_of(release.k8s, release.namespace)
+    versions = [v for v in watch.of("podinfo") if v[2] is not None]
+    assert versions
+    for dummy, rv, obj in versions:
+        assert not split_problems(obj, subsets), "resourceVersion %s: %s" % (rv, split_problems(obj, subsets))
+        ann = obj["metadata"].get("annotations") or {}
+        if ann.get("rollouts.istio/phase") in ACTIVE_PHASES and "rollouts.istio/weight" in ann:
+            record = json.loads(ann["rollouts.istio/record"])
+            on_route = weights_of(route_named(obj, "primary")).get(record["candidate"], 0)
+            assert int(ann["rollouts.istio/weight"]) == on_route, \
+                "resourceVersion %s: the record says %s %% but the route sends %s %%" % (
+                    rv, ann["rollouts.istio/weight"], on_route)
+    return versions
+
+
+# ---------------------------------------------------------------- 1. a healthy canary
+
+def test_a_healthy_canary_promotes(release, timed_audit):
+    plan = release.vars(steps=[10, 50])
+    watch = release.watch()
+    result = run_playbook("canary.yml", plan)
+    record = assert_promoted(release, result)
+    watch.stop()
+    # 10 %, 50 %, then the promotion to 100 %: no other weight was ever stored.
+    assert candidate_weights(watch)[-3:] == [10, 50, 100] and set(candidate_weights(watch)) <= {0, 10, 50, 100}
+    assert_every_version_valid(release, watch)
+    verdicts = [(d["step"], d["verdict"]) for d in record["decisions"] if d.get("verdict")]
+    assert ("1", "pass") in [(str(s), v) for s, v in verdicts] and ("2", "pass") in [(str(s), v) for s, v in verdicts]
+    assert "fail" not in [v for dummy, v in verdicts]
+    save_timing("healthy_canary", wall_s=round(result.wall, 1), configured=configured_waits(plan, 2),
+                steps=[10, 50, 100])
+
+    # The same run again: Succeeded with the same candidate, so nothing to do and nothing written.
+    mark = timed_audit.mark()
+    again = run_playbook("canary.yml", plan)
+    assert again.rc == 0 and again.changed == 0, again.summary()
+    assert timed_audit.writes(mark, namespace=release.namespace) == []
+    assert_promoted(release, again)
+
+
+# ---------------------------------------------------------------- 2. 5 % errors roll back within 2 s
+
+SECOND_VS = "podinfo-internal"
+
+
+def second_virtual_service(namespace):
+    """Another VirtualService on the same Service (mesh traffic by another name) that moves with the first."""
+    return {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": SECOND_VS, "namespace": namespace},
+            "spec": {"hosts": ["podinfo-internal.example"],
+                     "http": [{"name": "primary",
+                               "route": [{"destination": {"host": "podinfo", "subset": "v1"}, "weight": 100}]}]}}
+
+
+def test_five_percent_errors_roll_back_every_virtual_service_within_two_seconds(release, timed_audit):
+    apply_objects(release.k8s, [second_virtual_service(release.namespace)])
+    set_faults(release.k8s, release.namespace, "podinfo-v2", error_rate=0.05)
+    release.simulator.wait_synced(release.k8s, release.namespace)
+    plan = release.vars(steps=[20, 50], qps=ERROR_QPS,
+                        virtual_services=[{"name": "podinfo"}, {"name": SECOND_VS}])
+    watch = release.watch()
+    mark = timed_audit.mark()
+    result = run_playbook("canary.yml", plan)
+    record, message = assert_rolled_back(release, result)
+    watch.stop()
+    assert primary_weights(release.namespace, SECOND_VS) in ({"v1": 100}, {"v1": 100, "v2": 0})
+
+    # The one line names the step, the metric, its value and the threshold.
+    found = re.search(r"step (\d) \((\d+) ?%\).*request-success-rate\D*?([\d.]+) < min 99", message)
+    assert found, message
+    step, weight = int(found.group(1)), int(found.group(2))
+    assert (step, weight) in ((1, 20), (2, 50)) and float(found.group(3)) < 99
+
+    # The failing verdict, as recorded, then the rollback patch of every VirtualService: the other
+    # one first, the record's carrier last, and both within 2 s.
+    failing = [d for d in record["decisions"] if d.get("verdict") == "fail"]
+    assert failing, record["decisions"]
+    verdict_at = parse_time(failing[-1]["time"])
+    patches = timed_audit.vs_patches(mark, release.namespace)
+    last = {}
+    for p in patches:
+        last[p.name] = p
+    assert set(last) == {"podinfo", SECOND_VS}, patches
+    assert last[SECOND_VS].time <= last["podinfo"].time, "the record's carrier is written last: %s" % patches
+    for name in (SECOND_VS, "podinfo"):
+        final = [obj for dummy, dummy, obj in watch.of(name) if obj is not None][-1]
+        assert weights_of(route_named(final, "primary")).get("v2", 0) == 0
+    to_stable = last["podinfo"].time - verdict_at
+    # The gate's own clock: the start of its last check (the failing one), from the run's output.
+    gate_checks = [c for t in result.tasks for c in (t.get("checks") or []) if isinstance(c, dict) and "time" in c]
+    from_last_check = last["podinfo"].time - parse_time(gate_checks[-1]["time"]) if gate_checks else None
+    save_timing("five_percent_rollback", wall_s=round(result.wall, 1), configured=configured_waits(plan, 2),
+                failed_at_step=step, failed_at_weight=weight,
+                verdict_to_stable_s=round(to_stable, 3),
+                other_vs_to_stable_s=round(last[SECOND_VS].time - verdict_at, 3),
+                last_check_start_to_stable_s=round(from_last_check, 3) if from_last_check is not None else None,
+                message=message)
+    assert to_stable <= 2.0, "100 %% stable came %.2f s after the failing verdict" % to_stable
+    assert last[SECOND_VS].time - verdict_at >= -1.0  # not before the verdict (recorded times are to the second)
+    assert_every_version_valid(release, watch)
+
+
+# ---------------------------------------------------------------- 3. latency
+
+def test_a_latency_regression_rolls_back(release):
+    set_faults(release.k8s, release.namespace, "podinfo-v2", latency_ms=1000)
+    release.simulator.wait_synced(release.k8s, release.namespace)
+    result = run_playbook("canary.yml", release.vars(steps=[20, 50], concurrency=4))
+    dummy, message = assert_rolled_back(release, result)
+    assert re.search(r"step \d \(\d+ ?%\).*request-duration\D*?[\d.]+ > max 500", message), message
+
+
+# ---------------------------------------------------------------- 4. no traffic
+
+def test_no_traffic_fails_closed(release):
+    result = run_playbook("canary.yml", release.vars(load=False, steps=[10, 50]))
+    dummy, message = assert_rolled_back(release, result)
+    assert "no data" in message and re.search(r"step 1 \(10 ?%\)", message), message
+
+
+# ---------------------------------------------------------------- 5. blue/green
+
+def test_blue_green_runs_every_iteration_then_switches_at_once(release):
+    plan = release.vars(strategy="blue_green", iterations=3,
+                        load_headers={"x-rollouts-istio-preview": "v2"})
+    watch = release.watch()
+    result = run_playbook("blue_green.yml", plan)
+    record = assert_promoted(release, result)
+    watch.stop()
+    # The candidate had no share of the weighted route until the switch: 0 then 100, nothing between.
+    assert candidate_weights(watch) == [0, 100]
+    # During the analysis the preview route sent the header's requests to the candidate.
+    previews = [route_named(obj, OWNED_ROUTE) for dummy, dummy, obj in watch.of("podinfo") if obj is not None]
+    preview = next(r for r in previews if r is not None)
+    assert preview["match"] == [{"headers": {"x-rollouts-istio-preview": {"exact": "v2"}}}]
+    assert weights_of(preview) == {"v2": 100}
+    gates = [t for t in result.tasks if t.get("action") == "rollouts.istio.prometheus_check" and "checks" in t]
+    assert len(gates) == 1, [t["_task"] for t in result.tasks]
+    passed = [c for c in gates[0]["checks"] if c["verdict"] == "pass"]
+    assert gates[0]["verdict"] == "pass" and len(passed) == 3 * 2, gates[0]["checks"]
+    analysis = [d for d in record["decisions"] if d.get("verdict") == "pass" and str(d.get("step")) == "1"]
+    assert analysis, record["decisions"]
+    assert_every_version_valid(release, watch)
+
+
+# ---------------------------------------------------------------- 6. A/B
+
+def test_ab_test_sends_only_matching_requests_to_the_candidate(release):
+    header = {"x-canary": "insider"}
+    plan = release.vars(strategy="ab_test", iterations=5, load_headers=header,
+                        match=[{"headers": {"x-canary": {"exact": "insider"}}}])
+    run = start_playbook("ab_test.yml", plan)
+    # While the analysis runs: the owned match route is on top, and the simulator has it.
+    wait_record(release.namespace, lambda r: r.get("phase") == "Progressing" and str(r.get("step")) == "1",
+                timeout=120, what="step 1 of the A/B test", run=run)
+    vs = raw_virtual_service(release.namespace)
+    assert vs["spec"]["http"][0]["name"] == OWNED_ROUTE, [r.get("name") for r in vs["spec"]["http"]]
+    release.simulator.wait_seen(vs)
+    with_header = release.simulator.versions(20, headers=header)
+    without = release.simulator.versions(20)
+    still = read_record(release.namespace)
+    assert still["phase"] == "Progressing", "sampled too late: %s" % still.get("phase")
+    assert with_header == {"v2": 20} and without == {"v1": 20}, (with_header, without)
+    assert primary_weights(release.namespace).get("v2", 0) == 0
+    assert_promoted(release, run.result())
+
+
+# ---------------------------------------------------------------- 7. the foreign route, rollback.yml
+
+def test_an_operator_rollback_keeps_the_foreign_route(release):
+    plan = release.vars(steps=[10, 50], approval="before_promotion", approval_mode="split")
+    first = run_playbook("canary.yml", plan)
+    assert first.rc == 0, first.summary()
+    assert read_record(release.namespace)["phase"] == "WaitingApproval"
+    assert primary_weights(release.namespace) == {"v1": 50, "v2": 50}
+    result = run_playbook("rollback.yml", {k: v for k, v in plan.items() if k.startswith("release_")})
+    assert result.rc == 0, result.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "Failed", record
+    assert primary_weights(release.namespace) in ({"v1": 100}, {"v1": 100, "v2": 0})
+    assert_foreign_route_unchanged(release)
+
+
+# ---------------------------------------------------------------- 8. SIGKILL, then a re-run
+
+def test_a_killed_run_converges_when_run_again(release, timed_audit):
+    plan = release.vars(steps=[10, 50], iterations=3)
+    watch = release.watch()
+    mark = timed_audit.mark()
+    run = start_playbook("canary.yml", plan)
+    killed = wait_record(release.namespace,
+                         lambda r: r.get("phase") == "Progressing" and int(r.get("weight") or 0) > 0,
+                         what="Progressing with traffic on the candidate", run=run)
+    run.kill()
+    holder = killed["run"]
+    # Killed mid-step: the record and the weights still agree.
+    at_kill = read_record(release.namespace)
+    assert at_kill["phase"] in ACTIVE_PHASES
+    assert primary_weights(release.namespace).get("v2", 0) == int(at_kill["weight"])
+
+    again = run_playbook("canary.yml", plan)
+    record = assert_promoted(release, again)
+    assert record["run"] != holder
+    watch.stop()
+    versions = assert_every_version_valid(release, watch)
+    # Every stored PATCH the audit log shows is a version the watch checked.
+    patches = [p for p in timed_audit.vs_patches(mark, release.namespace, "podinfo")]
+    assert patches and len(versions) - 1 <= len(patches), (len(versions), len(patches))
+    assert candidate_weights(watch)[-1] == 100
+
+
+# ---------------------------------------------------------------- 9. retry without a Deployment change
+
+def test_a_retry_after_a_failure_needs_no_deployment_change(release):
+    set_faults(release.k8s, release.namespace, "podinfo-v2", error_rate=1.0)
+    release.simulator.wait_synced(release.k8s, release.namespace)
+    plan = release.vars(steps=[20, 50])
+    assert_rolled_back(release, run_playbook("canary.yml", plan))
+    before = {v: deployment(release.k8s, release.namespace, "podinfo-" + v) for v in ("v1", "v2")}
+
+    set_faults(release.k8s, release.namespace, "podinfo-v2")  # annotations only: no new generation
+    release.simulator.wait_synced(release.k8s, release.namespace)
+    result = run_playbook("retry.yml", plan)
+    assert_promoted(release, result)
+    after = {v: deployment(release.k8s, release.namespace, "podinfo-" + v) for v in ("v1", "v2")}
+    assert after["v2"]["metadata"]["generation"] == before["v2"]["metadata"]["generation"]
+    assert after["v2"]["spec"] == before["v2"]["spec"]
+    # The old version only scaled down.
+    assert after["v1"]["spec"]["template"] == before["v1"]["spec"]["template"]
+
+
+# ---------------------------------------------------------------- 10. a second run is refused
+
+def test_a_second_concurrent_run_is_refused_and_changes_nothing(release, timed_audit, tmp_path):
+    plan = release.vars(steps=[10], iterations=6)
+    run = start_playbook("canary.yml", plan)
+    try:
+        held = wait_record(release.namespace, lambda r: r.get("phase") == "Progressing",
+                           what="the first run Progressing", run=run)
+        kubeconfig, user = serviceaccount_kubeconfig(release.cluster, release.namespace, "second-run",
+                                                     str(tmp_path / "kubeconfig"))
+        second_vars = dict(plan, release_kubeconfig=kubeconfig)
+        mark = timed_audit.mark()
+        second = run_playbook("canary.yml", second_vars,
+                              env={"KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig})
+        assert second.rc != 0, second.summary()
+        message = second.failure()
+        assert re.search(r"rollout podinfo is Progressing at step \d+, started by %s" % re.escape(held["run"]),
+                         message), message
+        assert timed_audit.events(mark, user=user), "the second run made no request as %s" % user
+        assert timed_audit.writes(mark, user=user) == []
+    finally:
+        delete_clusterrolebinding(release.namespace, "second-run")
+    assert_promoted(release, run.result())
+
+
+# ---------------------------------------------------------------- 11. check mode
+
+def test_check_mode_writes_nothing_and_shows_the_plan(release, timed_audit):
+    before = raw_virtual_service(release.namespace)
+    mark = timed_audit.mark()
+    result = run_playbook("canary.yml", release.vars(steps=[10, 50]), check=True, diff=True)
+    assert result.rc == 0, result.summary()
+    assert timed_audit.writes(mark, namespace=release.namespace) == []
+    assert raw_virtual_service(release.namespace)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    text = result.stdout
+    for weight in (10, 50, 100):
+        assert re.search(r"candidate v2 %d ?%%" % weight, text), "step weight %d not shown" % weight
+    assert re.search(r'destination_workload=~?\\*"podinfo-v2', text) and "istio_requests_total" in text
+    assert release.namespace in text and ("min 99" in text or ">= 99" in text)
+
+
+# ---------------------------------------------------------------- 12. AWX: approval in a second run
+
+def test_the_awx_approval_split_promotes_in_a_second_run(release):
+    plan = release.vars(steps=[10, 50], approval="before_promotion", approval_mode="split")
+    first = run_playbook("canary.yml", plan)
+    assert first.rc == 0, first.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "WaitingApproval", record
+    assert primary_weights(release.namespace) == {"v1": 50, "v2": 50}
+    assert "WaitingApproval" in json.dumps(first.tasks[-5:])
+    started = time.time()
+    second = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
+    assert_promoted(release, second)
+    save_timing("awx_second_run", wall_s=round(second.wall, 1), since_start_s=round(time.time() - started, 1))
+
+
+pytestmark = pytest.mark.testbed
