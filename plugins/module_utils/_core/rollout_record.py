@@ -28,10 +28,6 @@ SHORT_KEYS = ("phase", "step", "weight", "stable", "candidate", "run", "updated"
 KEEP_DECISIONS = 50
 KEEP_HISTORY = 50
 
-# What each action does to the route's weights: the candidate's share, or None for no weight change.
-WEIGHT_ACTIONS = ("step", "promote", "rollback", "abort")
-# Actions after which the rollout owns no route and no mirror any more.
-CLEARING_ACTIONS = ("promote", "rollback", "abort")
 
 
 def _escape(key):
@@ -155,7 +151,7 @@ def start_kind(record, req):
 def _weight_of(action, req, record):
     if action == "step":
         return req.weight
-    if action == "promote":
+    if action in ("promote", "succeed", "finalise"):
         return 100
     if action in ("rollback", "abort"):
         return 0

@@ -10,6 +10,10 @@ A rollout touches three things and nothing else, so a user's other routes stay b
   at the top of ``spec.http``, that sends matching requests to the candidate alone;
 - optionally a mirror of the controlled route's traffic to the candidate.
 Promotion, rollback and abort remove the rollout's route and its mirror.
+
+Weights: a step gives the candidate its share and the stable version the rest; promotion gives the
+candidate 100 (stable 0); success leaves the candidate as the route's only destination; rollback
+and abort give the stable version 100 (candidate 0).
 """
 
 from __future__ import annotations
@@ -33,14 +37,23 @@ def owned_route_name(rollout):
 
 
 def split_for(action, weight, stable, candidate, service):
-    """The destinations a weight action asks for, or None when the action leaves the weights alone."""
+    """The destinations an action asks for, or None when the action leaves the weights alone.
+
+    Promotion keeps the stable entry at 0 (a rollback during promotion finds it as it was, port and
+    headers included); success then leaves the candidate alone. Rollback keeps the candidate's entry
+    at 0, so a retry finds the route as the first attempt left it.
+    """
     if action == "step":
         return [{"host": service, "subset": stable, "weight": 100 - weight},
                 {"host": service, "subset": candidate, "weight": weight}]
     if action == "promote":
+        return [{"host": service, "subset": stable, "weight": 0},
+                {"host": service, "subset": candidate, "weight": 100}]
+    if action == "succeed":
         return [{"host": service, "subset": candidate, "weight": 100}]
     if action in ("rollback", "abort"):
-        return [{"host": service, "subset": stable, "weight": 100}]
+        return [{"host": service, "subset": stable, "weight": 100},
+                {"host": service, "subset": candidate, "weight": 0}]
     return None
 
 

@@ -399,6 +399,12 @@ def plan_split(vs, index, split, domain=DEFAULT_DOMAIN):
         dest = {"host": host}
         if subset:
             dest["subset"] = subset
+        # A new subset of a host the route already sends to a port of goes to that same port: a
+        # Service with several ports needs it.
+        ports = [e["destination"]["port"] for e, ident in zip(entries, identities)
+                 if ident[0] == fqdn and (e.get("destination") or {}).get("port")]
+        if ports:
+            dest["port"] = ports[0]
         entry = {"destination": dest, "weight": weight}
         appended.append(entry)
         if "route" in route:

@@ -52,7 +52,10 @@ def test_mirror_is_set_then_removed_on_promote():
     promoted = apply_patch(out, plan(out, "promote").ops)
     route = promoted["spec"]["http"][1]
     assert "mirror" not in route and "mirrorPercentage" not in route
-    assert route["route"] == [{"destination": {"host": "podinfo", "subset": "v2"}, "weight": 100}]
+    assert route["route"] == [{"destination": {"host": "podinfo", "subset": "v1"}, "weight": 0},
+                              {"destination": {"host": "podinfo", "subset": "v2"}, "weight": 100}]
+    done = apply_patch(promoted, plan(promoted, "succeed").ops)
+    assert done["spec"]["http"][1]["route"] == [{"destination": {"host": "podinfo", "subset": "v2"}, "weight": 100}]
 
 
 def test_run_ids_parse_back_and_anything_else_is_unknown():

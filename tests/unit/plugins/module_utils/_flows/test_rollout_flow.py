@@ -149,7 +149,7 @@ def test_rollback_is_never_locked_and_removes_the_owned_route_and_mirror():
     result, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
     http = live(api)["spec"]["http"]
     assert [r.get("name") for r in http] == ["beta-testers", "primary"] and http[0] == FOREIGN
-    assert "mirror" not in http[1] and weights(api) == {"v1": 100}
+    assert "mirror" not in http[1] and weights(api) == {"v1": 100, "v2": 0}
     assert record(api)["phase"] == "Failed" and record(api)["message"] == "operator"
     again, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
     assert not again["changed"]
@@ -159,9 +159,10 @@ def test_promote_points_at_the_candidate_alone_then_succeed():
     api = started()
     do(api, req("step", step=1, weight=50))
     do(api, req("promote"))
-    assert weights(api) == {"v2": 100}
+    assert weights(api) == {"v1": 0, "v2": 100}
     do(api, req("finalise"))
     do(api, req("succeed"))
+    assert weights(api) == {"v2": 100}
     assert record(api)["phase"] == "Succeeded"
     result, _ = do(api, req("start", run="later@ctl:5:5"))
     assert not result["changed"] and result["rerun"]["action"] == "nothing"
@@ -218,7 +219,7 @@ def test_a_concurrent_write_is_read_again_and_an_operator_rollback_wins():
     api.before_patch = operator_rolls_back
     with pytest.raises(RolloutsError, match="Failed: cannot step"):
         do(api, req("step", step=2, weight=50))
-    assert weights(api) == {"v1": 100} and record(api)["phase"] == "Failed"
+    assert weights(api) == {"v1": 100, "v2": 0} and record(api)["phase"] == "Failed"
 
 
 def test_retry_starts_the_same_candidate_again_with_a_clean_count():
@@ -227,7 +228,7 @@ def test_retry_starts_the_same_candidate_again_with_a_clean_count():
     do(api, req("rollback", message="gate"))
     result, _ = do(api, req("retry"))
     assert result["rollout"]["phase"] == "Initialized" and result["rollout"]["failed_checks"] == 0
-    assert weights(api) == {"v1": 100}
+    assert weights(api) == {"v1": 100, "v2": 0}
 
 
 def test_decisions_are_appended_with_time_and_step():
