@@ -28,7 +28,7 @@ description:
     Flagger's threshold semantics. O(iterations) checks must pass in each step, and O(threshold) failed checks
     over the whole rollout fail it.
   - The metrics' queries are rendered for the candidate (its namespace, workload, Service and version), so
-    RV(plan.analysis.metrics) shows the PromQL each check sends, and can be passed to prometheus_check as it is.
+    the C(metrics) of RV(plan.analysis) show the PromQL each check sends, and can be passed to prometheus_check as it is.
   - The names of the release (subsets, workloads, version labels, host) come from the collection's one
     release mapping (the C(rollouts.istio.release) filter) and are returned in RV(plan.release).
 author:
