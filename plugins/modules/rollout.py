@@ -110,8 +110,8 @@ options:
     type: float
   decision:
     description:
-      - A gate's decision to append to the record, such as C({gate: prometheus, verdict: fail, reason: ...}).
-        Its C(time) (now, UTC) and C(step) are added when missing. The record keeps the last 50.
+      - A gate's decision to append to the record, a dictionary with C(gate), C(verdict) and C(reason) (and any
+        values). Its C(time) (now, UTC) and C(step) are added when missing. The record keeps the last 50.
     type: dict
   failed_checks:
     description: The failed Prometheus checks of the whole rollout so far, kept in the record.

@@ -29,7 +29,6 @@ KEEP_DECISIONS = 50
 KEEP_HISTORY = 50
 
 
-
 def _escape(key):
     return key.replace("~", "~0").replace("/", "~1")
 
@@ -90,8 +89,8 @@ def summary(record):
     """The part of a record that says where the rollout is, for diffs and messages."""
     if not record:
         return {}
-    return dict((k, record.get(k)) for k in ("phase", "step", "weight", "stable", "candidate", "failed_checks",
-                                            "message"))
+    keys = ("phase", "step", "weight", "stable", "candidate", "failed_checks", "message")
+    return dict((k, record.get(k)) for k in keys)
 
 
 # ---------------------------------------------------------------- what an action makes of the record

@@ -17,8 +17,8 @@ def rollout(namespace, action, run="tester@ci:1:1", **extra):
 
 
 def info(namespace):
-    return {"name": "info", "rollouts.istio.rollout_info": {"name": "reviews", "namespace": namespace,
-                                                             "virtual_service": VS}}
+    args = {"name": "reviews", "namespace": namespace, "virtual_service": VS}
+    return {"name": "info", "rollouts.istio.rollout_info": args}
 
 
 def failed(res):

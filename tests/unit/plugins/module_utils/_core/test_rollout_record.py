@@ -37,7 +37,7 @@ def test_record_round_trips_through_annotations_with_escaped_keys():
 
 def test_existing_annotations_and_labels_are_kept():
     obj = vs({"owner": "team-a"}, {"app": "podinfo"})
-    new, _ = REC.next_record(None, req("start"), "T0", 10)
+    new, _unused = REC.next_record(None, req("start"), "T0", 10)
     out = apply_patch(obj, REC.record_ops(obj, new))
     assert out["metadata"]["annotations"]["owner"] == "team-a" and out["metadata"]["labels"]["app"] == "podinfo"
 
@@ -53,7 +53,7 @@ def test_a_broken_or_foreign_record_is_refused(annotations, message):
 
 
 def test_start_of_an_active_rollout_with_another_candidate_is_refused():
-    active, _ = REC.next_record(None, req("start"), "T0", 10)
+    active, _unused = REC.next_record(None, req("start"), "T0", 10)
     with pytest.raises(RolloutsError, match="before starting candidate v3"):
         REC.next_record(active, req("start", candidate="v3"), "T1", 11)
 
@@ -66,7 +66,7 @@ def test_start_after_success_of_the_same_release_is_nothing_and_a_new_one_starts
 
 
 def test_an_action_for_another_release_is_refused():
-    active, _ = REC.next_record(None, req("start"), "T0", 10)
+    active, _unused = REC.next_record(None, req("start"), "T0", 10)
     with pytest.raises(RolloutsError, match="records stable v1 and candidate v2"):
         REC.next_record(active, req("step", candidate="v9", step=1, weight=10), "T1", 11)
 
@@ -88,8 +88,8 @@ def test_bad_requests_name_the_option(kw, param):
 
 
 def test_decisions_keep_the_last_fifty():
-    rec, _ = REC.next_record(None, req("start"), "T0", 1)
-    rec, _ = REC.next_record(rec, req("step", step=1, weight=10), "T1", 2)
+    rec, _unused = REC.next_record(None, req("start"), "T0", 1)
+    rec, _unused = REC.next_record(rec, req("step", step=1, weight=10), "T1", 2)
     for i in range(60):
-        rec, _ = REC.next_record(rec, req("record", decision={"gate": "g", "n": i}), "T", 3)
+        rec, _unused = REC.next_record(rec, req("record", decision={"gate": "g", "n": i}), "T", 3)
     assert len(rec["decisions"]) == REC.KEEP_DECISIONS and rec["decisions"][-1]["n"] == 59

@@ -50,8 +50,8 @@ def req(action, run="ops@ctl:1:1", **kw):
                        virtual_services=ENTRIES, **kw)
 
 
-def do(api, request, clock=None, entries=ENTRIES, **kw):
-    return act(api, request, entries, "reviews", clock or Clock(), lambda: "2026-12-02T00:00:00Z", **kw)
+def do(api, request, clock=None, entries=None, **kw):
+    return act(api, request, entries or ENTRIES, "reviews", clock or Clock(), lambda: "2026-12-02T00:00:00Z", **kw)
 
 
 def live(api, name="reviews"):
@@ -100,14 +100,14 @@ def test_the_same_step_again_changes_nothing():
     api = started()
     do(api, req("step", step=1, weight=10))
     api.calls = []
-    result, _ = do(api, req("step", step=1, weight=10))
+    result, _unused = do(api, req("step", step=1, weight=10))
     assert not result["changed"] and not [c for c in api.calls if c[0].startswith("patch")]
 
 
 def test_check_mode_dry_runs_every_write():
     api = started()
     rv = live(api)["metadata"]["resourceVersion"]
-    result, _ = do(api, req("step", step=1, weight=10), check_mode=True)
+    result, _unused = do(api, req("step", step=1, weight=10), check_mode=True)
     assert result["changed"] and result["rollout"]["step"] == 1
     assert ("patch-dry", "VirtualService") in api.calls and live(api)["metadata"]["resourceVersion"] == rv
 
@@ -125,7 +125,7 @@ def test_a_second_run_is_refused_and_changes_nothing():
 def test_a_dead_holder_on_this_host_is_taken_over():
     api = started()
     do(api, req("step", step=1, weight=10))
-    result, _ = do(api, req("start", run="ops@ctl:2:2"), holder_alive=lambda run: False)
+    result, _unused = do(api, req("start", run="ops@ctl:2:2"), holder_alive=lambda run: False)
     assert result["lock"] == "taken_over" and result["changed"] and record(api)["run"] == "ops@ctl:2:2"
     assert result["rerun"]["action"] == "continue" and result["rollout"]["step"] == 1
 
@@ -136,7 +136,7 @@ def test_a_stale_lock_needs_take_over():
     clock.t = 5000
     with pytest.raises(RolloutsError, match="stale"):
         do(api, req("start", run="x@y:3:3"), clock=clock, stale_after=900)
-    result, _ = do(api, req("start", run="x@y:3:3"), clock=clock, stale_after=900, take_over=True)
+    result, _unused = do(api, req("start", run="x@y:3:3"), clock=clock, stale_after=900, take_over=True)
     assert result["lock"] == "taken_over"
 
 
@@ -146,12 +146,12 @@ def test_rollback_is_never_locked_and_removes_the_owned_route_and_mirror():
     http = live(api)["spec"]["http"]
     assert http[0]["name"] == "reviews-candidate" and http[0]["route"][0]["destination"]["subset"] == "v2"
     assert http[1] == FOREIGN and http[2]["mirror"] == {"host": "reviews", "subset": "v2"}
-    result, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
+    result, _unused = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
     http = live(api)["spec"]["http"]
     assert [r.get("name") for r in http] == ["beta-testers", "primary"] and http[0] == FOREIGN
     assert "mirror" not in http[1] and weights(api) == {"v1": 100, "v2": 0}
     assert record(api)["phase"] == "Failed" and record(api)["message"] == "operator"
-    again, _ = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
+    again, _unused = do(api, req("rollback", run="op@elsewhere:9:9", message="operator"))
     assert not again["changed"]
 
 
@@ -164,7 +164,7 @@ def test_promote_points_at_the_candidate_alone_then_succeed():
     do(api, req("succeed"))
     assert weights(api) == {"v2": 100}
     assert record(api)["phase"] == "Succeeded"
-    result, _ = do(api, req("start", run="later@ctl:5:5"))
+    result, _unused = do(api, req("start", run="later@ctl:5:5"))
     assert not result["changed"] and result["rerun"]["action"] == "nothing"
 
 
@@ -226,7 +226,7 @@ def test_retry_starts_the_same_candidate_again_with_a_clean_count():
     api = started()
     do(api, req("step", step=1, weight=10, failed_checks=2))
     do(api, req("rollback", message="gate"))
-    result, _ = do(api, req("retry"))
+    result, _unused = do(api, req("retry"))
     assert result["rollout"]["phase"] == "Initialized" and result["rollout"]["failed_checks"] == 0
     assert weights(api) == {"v1": 100, "v2": 0}
 
