@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 name: run_id
 short_description: An id of this ansible-playbook run, for the lock of a rollout
 version_added: 0.1.0
-author: rollouts.istio contributors
+author:
+  - rollouts.istio maintainers (@rollouts-istio)
 description:
   - Returns C([awx-job-<id>/]<user>@<host>:<pid>:<epoch>) for the ansible-playbook process that
     evaluates it, where C(pid) and C(epoch) are that process's id and its start time.

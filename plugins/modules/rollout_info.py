@@ -11,8 +11,8 @@ module: rollout_info
 short_description: Read a rollout's record, what a re-run would do, and its live weights
 version_added: 0.1.0
 description:
-  - Reads the record of a rollout that M(rollouts.istio.rollout) keeps on its first VirtualService:
-    phase, step, weights, stable and candidate, the run holding it, and every gate's decision.
+  - Reads the record of a rollout that M(rollouts.istio.rollout) keeps on its first VirtualService
+    (phase, step, weights, stable and candidate, the run holding it, and every gate's decision).
   - Reads the live weights of every VirtualService of the rollout, and says what a playbook run that
     finds the rollout in its phase does (RV(rerun)), as the table of docs/rollout.md says.
 author:
