@@ -529,8 +529,9 @@ class Analysis(object):
                                                                            self.iterations_run)
         if self.iterations_run >= self.max_checks:
             return text + ", the most until_passed runs (%s)" % self._cap_text()
-        return text + ", and the %d checks left of at most %d (%s) cannot make up the rest" % (
-            self.max_checks - self.iterations_run, self.max_checks, self._cap_text())
+        left = self.max_checks - self.iterations_run
+        return text + ", and the %d check%s left of at most %d (%s) cannot make up the rest" % (
+            left, "" if left == 1 else "s", self.max_checks, self._cap_text())
 
     def _limit_text(self):
         text = "failed_checks_limit %d reached" % self.config.failed_checks_limit

@@ -794,7 +794,7 @@ def test_until_passed_caps_the_checks_and_skips_count_towards_the_cap():
     assert (result["iterations_run"], result["passed_checks"], result["skipped_checks"]) == (3, 1, 2)
     assert result["stopped_early"] and len(t.sleeps) == 2
     assert result["reason"] == (
-        "only 1 of the 3 passed checks needed after 3 checks, and the 1 checks left of at most 4 "
+        "only 1 of the 3 passed checks needed after 3 checks, and the 1 check left of at most 4 "
         "(iterations 3 + failed_checks_limit 2 - 1) cannot make up the rest: request-success-rate: no data "
         "(query returned NaN), skipped (no_data=skip) in 2 of 3 checks")
 
