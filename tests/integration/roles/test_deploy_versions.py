@@ -10,6 +10,7 @@ import copy
 import pytest
 
 from support.ansible_run import run_play
+from support.kube import kubectl
 from support.mesh import ISTIO_API, mesh_simulator  # noqa: F401 pylint: disable=unused-import
 from support.roles import PLAY_ENV, changed_tasks, failure, task
 
@@ -113,6 +114,21 @@ def test_check_mode_writes_nothing_and_diff_shows_what_would_be_created(cluster,
     assert created["changed"] is True
     assert task(res, "Create the VirtualService at 100 % stable")["changed"] is True
     assert "check mode" in task(res, "Say why there is no smoke check")["msg"]
+
+
+def test_check_mode_in_a_namespace_that_does_not_exist_yet(cluster, k8s, namespace, audit):
+    missing = namespace + "-new"
+    mark = audit.mark()
+    try:
+        res = play(cluster, missing, check=True)
+        assert res.rc == 0, failure(res)
+        assert role_writes(audit, mark, missing) == []
+        said = task(res, "Say what check mode cannot try in a namespace that does not exist yet")
+        assert said["changed"] is True
+        assert "podinfo-v1, podinfo-v2" in said["msg"]
+        assert get(k8s, "v1", "Namespace", None, missing) is None
+    finally:
+        kubectl("delete", "namespace", missing, "--ignore-not-found", "--wait=false", check=False)
 
 
 # ---------------------------------------------------------------- an existing VirtualService
