@@ -116,8 +116,8 @@ options:
   failed_checks:
     description: The failed Prometheus checks of the whole rollout so far, kept in the record.
     type: int
-  message:
-    description: Why, for example the failing gate's reason for V(rollback); kept in the record.
+  reason:
+    description: Why, for example the failing gate's reason for V(rollback); kept as the record's C(message).
     type: str
   strategy:
     description: With O(action=start), the strategy, kept in the record for status.
@@ -201,7 +201,7 @@ EXAMPLES = r"""
     stable: v1
     candidate: v2
     action: rollback
-    message: "step 1 (10 %): request-success-rate 95.2 < min 99"
+    reason: "step 1 (10 %): request-success-rate 95.2 < min 99"
     run_id: "{{ run_id }}"
 """
 
@@ -278,7 +278,7 @@ MODULE_SPEC = dict(
     mirror_percent=dict(type="float"),
     decision=dict(type="dict"),
     failed_checks=dict(type="int"),
-    message=dict(type="str"),
+    reason=dict(type="str"),
     strategy=dict(type="str"),
     steps=dict(type="list", elements="int"),
     run_id=dict(type="str", required=True),
@@ -316,7 +316,7 @@ def move(module):
     check_number(p["max_conflict_retries"], "max_conflict_retries", minimum=0, integer=True)
     entries = entries_of(p)
     req = Request(name=p["name"], action=p["action"], stable=p["stable"], candidate=p["candidate"], step=p["step"],
-                  weight=p["weight"], decision=p["decision"], failed_checks=p["failed_checks"], message=p["message"],
+                  weight=p["weight"], decision=p["decision"], failed_checks=p["failed_checks"], message=p["reason"],
                   strategy=p["strategy"], steps=p["steps"], run_id=p["run_id"], match=p["match"],
                   mirror_percent=p["mirror_percent"], service=p["service"], virtual_services=entries)
     result, diff = act(connect_istio(module), req, entries, p["service"], time.time, _now_iso,

@@ -93,7 +93,7 @@ def test_a_second_run_is_refused_and_changes_nothing(mesh_app, audit):
     assert "rollout reviews is Progressing at step 1, started by tester@ci:1:1 at " in (failed(res) or "")
     assert module_requests(audit, mark, ns, writes=True) == []
     # An operator's rollback is never locked out.
-    res = play([rollout(ns, "rollback", run="operator@desk:3:3", message="by hand")])
+    res = play([rollout(ns, "rollback", run="operator@desk:3:3", reason="by hand")])
     assert failed(res) is None and primary(ns) == {"stable": 100, "candidate": 0}
     assert annotations(ns)["rollouts.istio/phase"] == "Failed"
 
