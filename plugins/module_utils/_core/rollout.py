@@ -41,6 +41,8 @@ TRANSITIONS = {
     (PROGRESSING, "promote"): PROMOTING,
     (WAITING_APPROVAL, "approve"): PROGRESSING,
     (WAITING_APPROVAL, "promote"): PROMOTING,
+    # A re-run that finds the promotion under way sets the candidate to 100 % again.
+    (PROMOTING, "promote"): PROMOTING,
     (PROMOTING, "finalise"): FINALISING,
     (FINALISING, "succeed"): SUCCEEDED,
     (SUCCEEDED, "start"): INITIALIZED,

@@ -134,6 +134,9 @@ def start_kind(record, req):
         return "new"
     phase = record["phase"]
     same = record.get("candidate") == req.candidate and record.get("stable") == req.stable
+    if phase == R.SUCCEEDED:
+        # After success the record's stable is the promoted version; the release was stable -> candidate.
+        same = record.get("candidate") == req.candidate and record.get("previous_stable", req.stable) == req.stable
     if phase in R.ACTIVE:
         if not same:
             raise RolloutsError("rollout %s is %s at step %s with stable %s and candidate %s: finish, abort or roll it "
@@ -200,6 +203,9 @@ def next_record(record, req, now_iso, now_epoch):
         taken = action
     if action == "step":
         new["step"] = req.step
+    if action == "succeed":
+        # The candidate is the stable version now; the one it replaced is kept for the record.
+        new["previous_stable"], new["stable"] = before["stable"], before["candidate"]
     if action == "retry":
         new["step"], new["failed_checks"], new["message"], new["started"] = 0, 0, "", now_iso
     new["weight"] = _weight_of(action, req, before)
@@ -221,7 +227,8 @@ def next_record(record, req, now_iso, now_epoch):
 
 
 def _same_release(record, req):
-    if record.get("candidate") != req.candidate or record.get("stable") != req.stable:
+    stable = record.get("previous_stable", record.get("stable"))
+    if record.get("candidate") != req.candidate or stable != req.stable:
         raise RolloutsError("rollout %s records stable %s and candidate %s, not %s and %s: name the versions of the "
                             "recorded release (see rollout_info), or start a new one"
                             % (req.name, record.get("stable"), record.get("candidate"), req.stable, req.candidate))

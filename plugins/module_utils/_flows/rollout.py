@@ -130,7 +130,8 @@ def info(api, name, namespace, virtual_service, domain="cluster.local"):
         try:
             obj = carrier if (e["namespace"], e["name"]) == (namespace, virtual_service) else \
                 read_virtual_service(api, e["namespace"], e["name"])
-            view = plan_rollout_route(obj, e.get("route"), name, None, None, record["stable"], record["candidate"],
+            stable = record.get("previous_stable", record["stable"])
+            view = plan_rollout_route(obj, e.get("route"), name, None, None, stable, record["candidate"],
                                       record.get("service") or name, domain=domain).difference.before
         except RolloutsError as exc:
             view = {"error": str(exc)}

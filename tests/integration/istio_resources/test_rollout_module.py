@@ -115,7 +115,7 @@ def test_bad_input_names_the_option_and_writes_nothing(mesh_app, audit):
     play([rollout(ns, "start")])
     mark = audit.mark()
     for extra, param in ((dict(step=1, weight=101), "weight"), (dict(weight=10), "step"),
-                         (dict(step=1, weight=10, candidate="nosuch"), "subset 'nosuch'")):
+                         (dict(step=1, weight=10, candidate="nosuch"), "records stable stable and candidate candidate")):
         res = play([rollout(ns, "step", **extra)])
         assert param in (failed(res) or ""), res
     assert module_requests(audit, mark, ns, writes=True) == []

@@ -164,6 +164,8 @@ def test_promote_points_at_the_candidate_alone_then_succeed():
     do(api, req("succeed"))
     assert weights(api) == {"v2": 100}
     assert record(api)["phase"] == "Succeeded"
+    assert record(api)["stable"] == "v2" and record(api)["previous_stable"] == "v1"
+    assert info(api, "reviews", "shop", "reviews")["weights"] == {"shop/reviews": {"stable": 0, "candidate": 100}}
     result, _unused = do(api, req("start", run="later@ctl:5:5"))
     assert not result["changed"] and result["rerun"]["action"] == "nothing"
 
