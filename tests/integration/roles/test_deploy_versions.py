@@ -105,14 +105,19 @@ def test_fresh_deploy_creates_everything_at_100_stable_and_a_rerun_changes_nothi
 
 def test_check_mode_writes_nothing_and_diff_shows_what_would_be_created(cluster, k8s, namespace, audit):
     mark = audit.mark()
-    res = play(cluster, namespace, check=True, diff=True)
+    # A smoke check that could not answer: check mode must not send it.
+    res = play(cluster, namespace, check=True, diff=True, deploy_versions_smoke={"url": "http://127.0.0.1:1"})
     assert res.rc == 0, failure(res)
     assert role_writes(audit, mark, namespace) == []
     assert get(k8s, "apps/v1", "Deployment", namespace, "podinfo-v1") is None
     assert get(k8s, ISTIO_API, "VirtualService", namespace, APP) is None
     created = task(res, "Create one Deployment per version")
     assert created["changed"] is True
-    assert task(res, "Create the VirtualService at 100 % stable")["changed"] is True
+    assert [r["method"] for r in created["results"]] == ["create", "create"]
+    vs = task(res, "Create the VirtualService at 100 % stable")
+    assert vs["changed"] is True
+    assert vs["diff"]["after"]["spec"]["http"] == [
+        {"name": "primary", "route": [{"destination": {"host": APP, "subset": "v1"}, "weight": 100}]}]
     assert "check mode" in task(res, "Say why there is no smoke check")["msg"]
 
 
