@@ -100,7 +100,7 @@ def test_playbook_variables_default_to_the_tutorial(tmp_path):
     assert v["deploy_versions_stable"] == {"version": "v1", "image": "ghcr.io/stefanprodan/podinfo:6.7.0"}
     assert v["deploy_versions_candidate"] == {"version": "v2", "image": "ghcr.io/stefanprodan/podinfo:6.7.1"}
     assert v["deploy_versions_hosts"] == ["app.example.com", "podinfo"]
-    assert v["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["*"]}
+    assert v["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["app.example.com"]}
     assert (v["shift_traffic_stable"], v["shift_traffic_candidate"]) == ("v1", "v2")
     # PROMETHEUS_URL is the default, as the prometheus modules have it; no ingress URL means no load.
     assert v["shift_traffic_prometheus_url"] == "http://prometheus.invalid:9090"
@@ -123,6 +123,8 @@ def test_inventory_and_extra_vars_win_over_the_defaults(tmp_path):
     assert v["deploy_versions_candidate"] == {"version": "v3", "image": "example.invalid/shop:3"}
     assert v["deploy_versions_hosts"] == ["app.example.com", "shop"]
     assert v["deploy_versions_gateway"] == {}
+    v = _variables(tmp_path, extra={"release_hosts": ["shop"]})
+    assert v["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["*"]}
     # The load goes through the ingress gateway with the VirtualService's first host.
     assert v["shift_traffic_load"] == {"url": "http://127.0.0.1:31380", "host": "app.example.com", "qps": 10,
                                        "concurrency": 2, "headers": {}}
