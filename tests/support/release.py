@@ -23,7 +23,7 @@ import time
 import yaml
 
 from support.audit import AuditEvent, AuditLog
-from support.mesh import ISTIO_API, TUTORIAL_APP, TUTORIAL_HOST, apply_objects, tutorial_objects
+from support.mesh import ISTIO_API, TUTORIAL_APP, apply_objects, tutorial_objects
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOKS = os.path.join(REPO, "playbooks")
@@ -47,11 +47,20 @@ FOREIGN_ROUTE = {
 
 # ---------------------------------------------------------------- the objects
 
+def host_of(namespace):
+    """The release's public host: one per namespace. Tests run side by side on one test bed, and
+    istioctl analyze (a gate of every step) rightly fails two VirtualServices or Gateways that claim
+    the same host."""
+    return "%s.example.com" % namespace
+
+
 def release_objects(namespace, foreign_route=True, stable="v1"):
     """The tutorial as deploy_versions leaves it before a release: both versions deployed, the
-    DestinationRule with a subset per version, and a VirtualService whose `primary` route sends 100 %
-    to the stable subset alone; with the foreign route above it."""
-    objects = tutorial_objects(namespace)
+    DestinationRule with a subset per version, a Gateway for the release's host and a VirtualService
+    whose `primary` route sends 100 % to the stable subset alone; with the foreign route above it."""
+    objects = tutorial_objects(namespace, host=host_of(namespace))
+    gateway = next(o for o in objects if o["kind"] == "Gateway")
+    gateway["spec"]["servers"][0]["hosts"] = [host_of(namespace)]
     vs = objects[-1]
     vs["spec"]["http"][-1]["route"] = [{"destination": {"host": TUTORIAL_APP, "subset": stable}, "weight": 100}]
     if foreign_route:
@@ -293,7 +302,7 @@ def metrics(window="10s"):
             {"name": "request-duration", "max": 500, "interval": window}]
 
 
-def release_vars(namespace, prometheus_url, simulator=None, qps=20, concurrency=2, load_headers=None, **plan):
+def release_vars(namespace, prometheus_url, simulator=None, qps=10, concurrency=2, load_headers=None, **plan):
     """The variables of a release of podinfo v1 -> v2 in `namespace`, with short waits.
 
     The playbooks' own variables (release_*, playbooks/vars/release.yml) name the release, the
@@ -305,6 +314,7 @@ def release_vars(namespace, prometheus_url, simulator=None, qps=20, concurrency=
         "release_app": TUTORIAL_APP, "release_namespace": namespace, "release_stable": "v1",
         "release_candidate": "v2", "release_prometheus_url": prometheus_url,
         "release_kubeconfig": os.environ.get("KUBECONFIG", ""),
+        "release_hosts": [host_of(namespace), TUTORIAL_APP],
         "release_ingress_url": simulator.ingress_url + "/" if simulator is not None else "",
         "release_load_qps": qps, "release_load_concurrency": concurrency,
     }

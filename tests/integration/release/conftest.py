@@ -8,8 +8,8 @@ import pytest
 
 # A fixture, used by name.
 from support.mesh import mesh_simulator  # noqa: F401 pylint: disable=unused-import
-from support.release import (TimedAuditLog, VirtualServiceWatch, create_release, raw_virtual_service, release_vars,
-                             route_named)
+from support.release import (TimedAuditLog, VirtualServiceWatch, create_release, host_of, raw_virtual_service,
+                             release_vars, route_named)
 
 
 class ReleaseBed(object):
@@ -19,6 +19,7 @@ class ReleaseBed(object):
     def __init__(self, k8s, cluster, namespace, simulator, prometheus_url):
         self.k8s, self.cluster, self.namespace = k8s, cluster, namespace
         self.simulator, self.prometheus_url = simulator, prometheus_url
+        self.host = host_of(namespace)
         self.watches = []
 
     def create(self, **kwargs):
