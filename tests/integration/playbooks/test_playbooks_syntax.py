@@ -80,7 +80,7 @@ def _variables(tmp_path, inventory=None, extra=None):
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(play))
     inv = tmp_path / "inventory"
-    (inv / "group_vars").mkdir(parents=True)
+    (inv / "group_vars").mkdir(parents=True, exist_ok=True)
     (inv / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}}}}))
     (inv / "group_vars" / "all.yml").write_text(yaml.safe_dump(inventory or {}))
     env = dict(_env(), ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", PROMETHEUS_URL="http://prometheus.invalid:9090")
