@@ -123,8 +123,9 @@ def test_inventory_and_extra_vars_win_over_the_defaults(tmp_path):
     assert v["deploy_versions_candidate"] == {"version": "v3", "image": "example.invalid/shop:3"}
     assert v["deploy_versions_hosts"] == ["app.example.com", "shop"]
     assert v["deploy_versions_gateway"] == {}
-    v = _variables(tmp_path, extra={"release_hosts": ["shop"]})
-    assert v["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["*"]}
+    # Without a domain name among the hosts, the Gateway serves every host.
+    short = _variables(tmp_path, extra={"release_hosts": ["shop"]})
+    assert short["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["*"]}
     # The load goes through the ingress gateway with the VirtualService's first host.
     assert v["shift_traffic_load"] == {"url": "http://127.0.0.1:31380", "host": "app.example.com", "qps": 10,
                                        "concurrency": 2, "headers": {}}
