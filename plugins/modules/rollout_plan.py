@@ -104,6 +104,13 @@ options:
       - It may exceed O(iterations); a failed check below it adds a check instead of using one up.
     type: int
     default: 2
+  min_requests:
+    description:
+      - The fewest requests the candidate must have served over a metric's window for its value to count
+        (as O(rollouts.istio.prometheus_check#module:min_requests)); fewer is no data, which fails the check.
+      - A metric's own C(min_requests) wins; V(0) turns the count off.
+    type: int
+    default: 10
   metrics:
     description:
       - The metrics of every gate, as O(rollouts.istio.prometheus_check#module:metrics) takes them.
@@ -386,6 +393,7 @@ MODULE_SPEC = dict(
     iterations=dict(type="int", default=1),
     interval=dict(type="str", default="1m"),
     threshold=dict(type="int", default=2),
+    min_requests=dict(type="int", default=10),
     metrics=dict(type="list", elements="dict", options=dict(
         name=dict(type="str", required=True),
         query=dict(type="str"),

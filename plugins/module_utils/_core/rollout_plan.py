@@ -64,6 +64,9 @@ DEFAULTS = {
     "iterations": 1,
     "interval": "1m",
     "threshold": 2,
+    # A check on fewer requests than this to the candidate is no data, never a pass: a 10 % step that
+    # got three requests says nothing about the candidate.
+    "min_requests": 10,
     "approval": "none",
     "approval_mode": "pause",
     "on_failure": "rollback",
@@ -295,7 +298,8 @@ def _analysis(params, name, names, interval_s):
     variables = dict((k, analysis[k]) for k in ("namespace", "workload", "service", "version"))
     try:
         config = build_config(list(metrics), variables=variables, interval=interval, iterations=iterations,
-                              failed_checks_limit=threshold, until_passed=True, vars=params.get("vars") or {})
+                              failed_checks_limit=threshold, until_passed=True, vars=params.get("vars") or {},
+                              min_requests=_given(params, "min_requests"))
     except ParameterError as exc:
         name.reraise(exc, {"failed_checks_limit": "threshold"})
     for metric in config.metrics:

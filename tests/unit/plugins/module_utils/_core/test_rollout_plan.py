@@ -418,3 +418,11 @@ def test_strategy_weights_accepts_exactly_0_to_100_with_100_only_last(weights):
 
 def test_the_plan_is_a_pure_function_of_its_options():
     assert plan(params(steps=[5, 25])) == plan(params(steps=[5, 25]))
+
+
+def test_a_check_needs_ten_requests_to_the_candidate_by_default_and_a_metric_may_say_otherwise():
+    metrics = planned()["steps"][0]["analysis"]["metrics"]
+    assert [m["min_requests"] for m in metrics] == [10, 10]
+    own = planned(metrics=[{"name": "request-success-rate", "min": 99, "min_requests": 50}], min_requests=5)
+    assert own["steps"][0]["analysis"]["metrics"][0]["min_requests"] == 50
+    assert refusal(min_requests=-1).param == "shift_traffic_min_requests"
