@@ -195,6 +195,12 @@ class PlaybookRun(object):
             self._err.seek(0)
             self._result = PlaybookResult(self.proc.returncode, self._out.read(), self._err.read(),
                                           self.ended - self.started)
+            keep = os.environ.get("ROLLOUTS_RELEASE_KEEP")
+            if keep:  # a directory to keep each run's JSON output in, to read a failure afterwards
+                os.makedirs(keep, exist_ok=True)
+                name = "%s-%d.json" % (os.path.basename(self.cmd[3]), int(self.started * 1000))
+                with open(os.path.join(keep, name), "w") as fh:
+                    fh.write(self._result.stdout)
         return self._result
 
 
