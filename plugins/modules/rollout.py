@@ -126,6 +126,30 @@ options:
     description: With O(action=start), the candidate weights of the plan's steps, kept in the record.
     type: list
     elements: int
+  candidate_workload:
+    description:
+      - The candidate's workload. With it, V(start) and V(retry) read its revision (a hash of its pod
+        template's spec and of the data of every ConfigMap and Secret that spec references) and keep it
+        in the record; V(succeed) keeps it as the promoted revision.
+      - V(start) then restarts an active rollout whose candidate is a new revision (weights back to
+        100 % stable, step 0, failed checks 0, RV(restarted)), starts a new rollout after a failure or an
+        abort when the revision is new, changes nothing for the revision already promoted (RV(msg) says
+        when), and refuses a promoted version changed in place.
+      - Secrets are hashed; their data is never kept or returned.
+    type: dict
+    suboptions:
+      kind:
+        description: The workload's kind.
+        type: str
+        choices: [Deployment, DaemonSet]
+        default: Deployment
+      name:
+        description: Its name, for example C(podinfo-v2).
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; O(namespace) when not given.
+        type: str
   run_id:
     description:
       - Who acts, written in the record as the holder of the lock; see the P(rollouts.istio.run_id#lookup)
@@ -159,7 +183,8 @@ extends_documentation_fragment:
   - rollouts.istio.attributes.WRITES
 notes:
   - Needs the verbs C(get) and C(patch) on C(virtualservices), and C(list) on C(destinationrules) with
-    O(validate_destinations).
+    O(validate_destinations); with O(candidate_workload), C(get) on its kind and on the C(configmaps) and
+    C(secrets) it references.
 seealso:
   - module: rollouts.istio.rollout_info
   - module: rollouts.istio.traffic_split
@@ -243,6 +268,25 @@ attempts:
   returned: success
   type: int
   sample: 1
+restarted:
+  description: Whether V(start) restarted an active rollout because the candidate is a new revision.
+  returned: success
+  type: bool
+  sample: false
+revision:
+  description: The candidate's revision read by V(start) or V(retry) with O(candidate_workload); null otherwise.
+  returned: success
+  type: str
+  sample: 3f9a1c0d5e7b2a48
+reason:
+  description: Why the rollout restarted, for example C(revision changed from 3f9a1c0d5e7b2a48 to 0c1d...).
+  returned: when RV(restarted)
+  type: str
+msg:
+  description: What happened, when a start restarted the rollout or found its revision already promoted.
+  returned: sometimes
+  type: str
+  sample: "rollout podinfo: revision 3f9a1c0d5e7b2a48 already promoted at 2026-12-02T10:00:00.000000Z"
 """
 
 import datetime
@@ -252,6 +296,8 @@ from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import
 from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label, check_number
 from ansible_collections.rollouts.istio.plugins.module_utils._core.rollout_record import Request
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.local_process import holder_alive
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.workloads import WorkloadReader
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.revision import check_workload
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.rollout import act
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import (
     connect_istio,
@@ -281,6 +327,11 @@ MODULE_SPEC = dict(
     reason=dict(type="str"),
     strategy=dict(type="str"),
     steps=dict(type="list", elements="int"),
+    candidate_workload=dict(type="dict", options=dict(
+        kind=dict(type="str", default="Deployment", choices=["Deployment", "DaemonSet"]),
+        name=dict(type="str", required=True),
+        namespace=dict(type="str"),
+    )),
     run_id=dict(type="str", required=True),
     take_over=dict(type="bool", default=False),
     stale_after=dict(type="int", default=900),
@@ -319,10 +370,13 @@ def move(module):
                   weight=p["weight"], decision=p["decision"], failed_checks=p["failed_checks"], message=p["reason"],
                   strategy=p["strategy"], steps=p["steps"], run_id=p["run_id"], match=p["match"],
                   mirror_percent=p["mirror_percent"], service=p["service"], virtual_services=entries)
-    result, diff = act(connect_istio(module), req, entries, p["service"], time.time, _now_iso,
+    workload = check_workload(p["candidate_workload"], p["namespace"]) if p["candidate_workload"] else None
+    api = connect_istio(module)
+    result, diff = act(api, req, entries, p["service"], time.time, _now_iso,
                        check_mode=module.check_mode, stale_after=p["stale_after"], take_over=p["take_over"],
                        holder_alive=holder_alive, validate_destinations=p["validate_destinations"],
-                       domain=p["cluster_domain"], max_retries=p["max_conflict_retries"])
+                       domain=p["cluster_domain"], max_retries=p["max_conflict_retries"],
+                       workloads=WorkloadReader(api.client), workload=workload)
     if module._diff:
         result["diff"] = diff
     return result

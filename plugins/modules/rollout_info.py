@@ -31,6 +31,30 @@ options:
   virtual_service:
     description: The VirtualService that carries the record (the first of the rollout's); O(name) when not given.
     type: str
+  candidate:
+    description:
+      - The candidate version this run releases; with O(candidate_workload), RV(rerun) is told for its revision
+        only when the record is of this candidate. The record's candidate when not given.
+    type: str
+  candidate_workload:
+    description:
+      - The candidate's workload. With it, RV(revision) is its revision now, and RV(rerun) says what a start
+        of that revision does, as M(rollouts.istio.rollout) would do it (C(start) for a new revision of an
+        active or a rolled-back rollout, C(refuse) for a promoted version changed in place).
+    type: dict
+    suboptions:
+      kind:
+        description: The workload's kind.
+        type: str
+        choices: [Deployment, DaemonSet]
+        default: Deployment
+      name:
+        description: Its name.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; O(namespace) when not given.
+        type: str
   cluster_domain:
     description: DNS domain of the cluster, used to expand short host names.
     type: str
@@ -73,6 +97,11 @@ rollout:
   description: The record, as M(rollouts.istio.rollout) returns it; empty when there is none.
   returned: success
   type: dict
+revision:
+  description: The candidate's revision now, with O(candidate_workload); null otherwise or when it does not exist.
+  returned: success
+  type: str
+  sample: 3f9a1c0d5e7b2a48
 rerun:
   description: What a run that finds the rollout in this phase does, C({action, why}).
   returned: success
@@ -90,6 +119,8 @@ virtual_services:
 """
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label
+from ansible_collections.rollouts.istio.plugins.module_utils._edges.workloads import WorkloadReader
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.revision import check_workload
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.rollout import info
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import (
     connect_istio,
@@ -101,6 +132,12 @@ MODULE_SPEC = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     virtual_service=dict(type="str"),
+    candidate=dict(type="str"),
+    candidate_workload=dict(type="dict", options=dict(
+        kind=dict(type="str", default="Deployment", choices=["Deployment", "DaemonSet"]),
+        name=dict(type="str", required=True),
+        namespace=dict(type="str"),
+    )),
     cluster_domain=dict(type="str", default="cluster.local"),
 )
 
@@ -109,8 +146,10 @@ def read(module):
     p = module.params
     check_dns_label(p["name"], "name", "rollout name")
     check_dns_label(p["namespace"], "namespace", "namespace")
-    result = info(connect_istio(module), p["name"], p["namespace"], p["virtual_service"] or p["name"],
-                  domain=p["cluster_domain"])
+    workload = check_workload(p["candidate_workload"], p["namespace"]) if p["candidate_workload"] else None
+    api = connect_istio(module)
+    result = info(api, p["name"], p["namespace"], p["virtual_service"] or p["name"], domain=p["cluster_domain"],
+                  workloads=WorkloadReader(api.client), workload=workload, candidate=p["candidate"])
     result["changed"] = False
     return result
 

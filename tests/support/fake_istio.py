@@ -46,6 +46,17 @@ class FakeApi(object):
         self.calls.append(("list", kind))
         return [copy.deepcopy(o) for (k, n, _name), o in sorted(self.objects.items()) if k == kind and n == ns]
 
+    # The workload reader's reads (_edges/workloads.py), so a FakeApi can stand for both.
+    def workload(self, kind, ns, name):
+        self.calls.append(("get", kind))
+        return copy.deepcopy(self.objects.get((kind, ns, name)))
+
+    def configmap(self, ns, name):
+        return self.workload("ConfigMap", ns, name)
+
+    def secret(self, ns, name):
+        return self.workload("Secret", ns, name)
+
     def namespace_exists(self, ns):
         return ns in self.namespaces
 
@@ -101,3 +112,25 @@ def service_entry(hosts, name="external", ns="shop", export_to=None):
         spec["exportTo"] = list(export_to)
     return {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
             "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def deployment(name="reviews-v2", ns="shop", image="reviews:2", kind="Deployment", volumes=None, env=None,
+               annotations=None):
+    """A workload (Deployment or DaemonSet) of one container; its pod template as the revision reads it."""
+    container = {"name": "app", "image": image}
+    if env:
+        container["env"] = env
+    template = {"metadata": {"labels": {"app": "reviews", "version": name.rsplit("-", 1)[-1]}},
+                "spec": {"containers": [container]}}
+    if annotations:
+        template["metadata"]["annotations"] = annotations
+    if volumes:
+        template["spec"]["volumes"] = volumes
+    spec = {"selector": {"matchLabels": template["metadata"]["labels"]}, "template": template}
+    if kind == "Deployment":
+        spec["replicas"] = 1
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def configmap(name, data, ns="shop", kind="ConfigMap"):
+    return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "data": dict(data)}

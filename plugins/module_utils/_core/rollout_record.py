@@ -96,10 +96,15 @@ def summary(record):
 # ---------------------------------------------------------------- what an action makes of the record
 
 class Request(object):
-    """One call of the rollout module: the action and what it carries."""
+    """One call of the rollout module: the action and what it carries.
+
+    ``workload`` is what _core/revision.describe says of the candidate's workload (its revision),
+    or None when the caller named none (then revisions play no part).
+    """
 
     __slots__ = ("name", "action", "stable", "candidate", "step", "weight", "decision", "failed_checks", "message",
-                 "strategy", "steps", "run_id", "virtual_services", "match", "mirror_percent", "service")
+                 "strategy", "steps", "run_id", "virtual_services", "match", "mirror_percent", "service",
+                 "workload")
 
     def __init__(self, **kwargs):
         for slot in self.__slots__:
@@ -128,8 +133,42 @@ def check_request(req):
         raise ParameterError("failed_checks", "must be 0 or more, got %r" % (req.failed_checks,))
 
 
+def recorded_revision(record):
+    """The revision a start compares with: the promoted one after success, else the one being released."""
+    if not record:
+        return None
+    if record.get("phase") == R.SUCCEEDED:
+        return record.get("promoted_revision") or record.get("revision")
+    return record.get("revision")
+
+
+def revision_changed(record, workload):
+    """(before, after) when the candidate's revision differs from the recorded one; None when it does not,
+    or when either is unknown (a record from before revisions, or no workload named)."""
+    before, after = recorded_revision(record), (workload or {}).get("revision")
+    if before and after and before != after:
+        return before, after
+    return None
+
+
+def refuse_changed_promoted(name, record, changed):
+    return RolloutsError(
+        "rollout %s promoted %s (revision %s) at %s, and its %s is now revision %s: the promoted version takes all "
+        "traffic and was changed in place, so there is nothing to release it against. Release the change as a new "
+        "version (a new candidate name), or put the promoted revision back"
+        % (name, record.get("candidate"), changed[0], record.get("promoted") or record.get("updated"),
+           ((record.get("workload") or {}).get("kind") or "workload"), changed[1]),
+        phase=record.get("phase"), revision=changed[1], promoted_revision=changed[0])
+
+
 def start_kind(record, req):
-    """What start means for the record found: "new", "resume" or "nothing"; raises when it cannot start."""
+    """What start means for the record found: "new", "resume", "restart" or "nothing"; raises when it cannot start.
+
+    With the candidate's revision known (req.workload): a new revision during an active rollout
+    restarts its analysis (but not once finalising: the old version may be gone, so it finishes);
+    after a failure or an abort it is a new rollout (a fix is released without retry); after
+    success it is refused (the promoted version was changed in place).
+    """
     if record is None:
         return "new"
     phase = record["phase"]
@@ -137,17 +176,44 @@ def start_kind(record, req):
     if phase == R.SUCCEEDED:
         # After success the record's stable is the promoted version; the release was stable -> candidate.
         same = record.get("candidate") == req.candidate and record.get("previous_stable", req.stable) == req.stable
+    changed = revision_changed(record, req.workload) if same else None
     if phase in R.ACTIVE:
         if not same:
             raise RolloutsError("rollout %s is %s at step %s with stable %s and candidate %s: finish, abort or roll it "
                                 "back before starting candidate %s"
                                 % (req.name, phase, record.get("step"), record.get("stable"), record.get("candidate"),
                                    req.candidate), phase=phase)
-        return "resume"
+        return "restart" if changed and phase != R.FINALISING else "resume"
     if same:
-        # Succeeded: already promoted. Failed, Aborted: back on stable; retry tries the same candidate again.
-        return "nothing"
+        if changed and phase == R.SUCCEEDED:
+            raise refuse_changed_promoted(req.name, record, changed)
+        # Succeeded: already promoted. Failed, Aborted: back on stable; retry tries the same revision again.
+        return "new" if changed else "nothing"
     return "new"
+
+
+def rerun_of(record, candidate, workload):
+    """(action, why) for a run of release ``candidate`` whose workload is ``workload`` (a describe dict or None).
+
+    The phase's row of ON_RERUN, told more where the revision says more: a new revision restarts
+    an active rollout ("start"), starts again after a failure ("start"), is refused after success
+    ("refuse"); the same revision after success says when it was promoted.
+    """
+    phase = record["phase"] if record else None
+    action, why = R.on_rerun(phase)
+    if not record or record.get("candidate") != candidate:
+        return action, why
+    changed = revision_changed(record, workload)
+    if changed and phase in R.ACTIVE and phase != R.FINALISING:
+        return "start", "revision changed from %s to %s: the analysis starts again from the first step" % changed
+    if changed and phase in (R.FAILED, R.ABORTED):
+        return "start", "revision %s was rolled back; revision %s is new: a new rollout" % changed
+    if changed and phase == R.SUCCEEDED:
+        return "refuse", refuse_changed_promoted(record.get("name"), record, changed).msg
+    if phase == R.SUCCEEDED and record.get("promoted"):
+        return action, "revision %s already promoted at %s: nothing to do" % (
+            record.get("promoted_revision") or "?", record["promoted"])
+    return action, why
 
 
 def _weight_of(action, req, record):
@@ -175,15 +241,38 @@ def next_record(record, req, now_iso, now_epoch):
         if kind == "resume":
             new = before
             new["run"] = req.run_id
+            if req.workload and not new.get("revision"):
+                # A record from before revisions learns the one it releases.
+                new["revision"], new["workload"] = req.workload["revision"], req.workload
             _history(new, now_iso, "resume", req.run_id)
             new["updated"], new["heartbeat"] = now_iso, now_epoch
             return new, None
+        if kind == "restart":
+            # The weights go back to stable alone (the flow plans them as a rollback's); the plan
+            # is taken again from its first step, with the failed checks of the old revision gone.
+            new = before
+            old_rev, new_rev = before.get("revision"), req.workload["revision"]
+            why = "revision changed from %s to %s" % (old_rev, new_rev)
+            new.update({"phase": R.INITIALIZED, "step": 0, "weight": 0, "failed_checks": 0, "message": why,
+                        "run": req.run_id, "started": now_iso, "revision": new_rev, "workload": req.workload})
+            if req.steps:
+                new["steps"] = list(req.steps)
+            _history(new, now_iso, "restart", req.run_id, why=why, revision_before=old_rev, revision=new_rev)
+            new["updated"], new["heartbeat"] = now_iso, now_epoch
+            return new, "restart"
         new = {"name": req.name, "phase": R.INITIALIZED, "step": 0, "weight": 0, "stable": req.stable,
                "candidate": req.candidate, "strategy": req.strategy, "steps": list(req.steps or []),
                "run": req.run_id, "started": now_iso, "failed_checks": 0, "message": "", "decisions": [],
                "history": (before or {}).get("history", [])[-KEEP_HISTORY + 1:],
                "virtual_services": req.virtual_services, "service": req.service}
-        _history(new, now_iso, "start", req.run_id)
+        extra = {}
+        if req.workload:
+            new["revision"], new["workload"] = req.workload["revision"], req.workload
+            extra["revision"] = req.workload["revision"]
+            if (before or {}).get("revision") and before.get("candidate") == req.candidate:
+                extra["revision_before"] = before["revision"]
+                extra["why"] = "revision changed from %s to %s" % (before["revision"], req.workload["revision"])
+        _history(new, now_iso, "start", req.run_id, **extra)
         new["updated"], new["heartbeat"] = now_iso, now_epoch
         return new, "start"
     if before is None:
@@ -206,8 +295,12 @@ def next_record(record, req, now_iso, now_epoch):
     if action == "succeed":
         # The candidate is the stable version now; the one it replaced is kept for the record.
         new["previous_stable"], new["stable"] = before["stable"], before["candidate"]
+    if action == "succeed" and new.get("revision"):
+        new["promoted_revision"], new["promoted"] = new["revision"], now_iso
     if action == "retry":
         new["step"], new["failed_checks"], new["message"], new["started"] = 0, 0, "", now_iso
+        if req.workload:
+            new["revision"], new["workload"] = req.workload["revision"], req.workload
     new["weight"] = _weight_of(action, req, before)
     if req.failed_checks is not None:
         new["failed_checks"] = req.failed_checks
@@ -234,8 +327,9 @@ def _same_release(record, req):
                             % (req.name, record.get("stable"), record.get("candidate"), req.stable, req.candidate))
 
 
-def _history(record, now_iso, action, run_id):
+def _history(record, now_iso, action, run_id, **extra):
     entry = {"time": now_iso, "action": action, "phase": record["phase"], "step": record.get("step"), "run": run_id}
+    entry.update(extra)
     record["history"] = (record.get("history") or [])[-KEEP_HISTORY + 1:] + [entry]
 
 

@@ -24,6 +24,7 @@ from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api im
     resource_name,
 )
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import Conflict, K8sError, explain
+from ansible_collections.rollouts.istio.plugins.module_utils._flows.revision import candidate_revision
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import (
     DestinationChecker,
     read_virtual_service,
@@ -31,6 +32,8 @@ from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split im
 
 # Rolling back and aborting always go through: an operator's emergency stop wins over a lock.
 UNLOCKED_ACTIONS = ("rollback", "abort")
+# The actions that record the candidate's revision, so read its workload.
+REVISION_ACTIONS = ("start", "retry")
 
 
 def _key(entry):
@@ -52,19 +55,28 @@ def _lock(record, req, clock, stale_after, take_over, holder_alive):
 
 
 def act(api, req, entries, service, clock, now_iso, check_mode=False, stale_after=900, take_over=False,
-        holder_alive=lambda run: None, validate_destinations=True, domain="cluster.local", max_retries=5):
-    """Carry out ``req`` (a rollout_record.Request); returns the module result and the diff."""
+        holder_alive=lambda run: None, validate_destinations=True, domain="cluster.local", max_retries=5,
+        workloads=None, workload=None):
+    """Carry out ``req`` (a rollout_record.Request); returns the module result and the diff.
+
+    With ``workload`` ({kind, namespace, name} of the candidate) and a ``workloads`` reader, start
+    and retry read the candidate's revision (see _flows/revision.py) into ``req.workload``.
+    """
     REC.check_request(req)
+    if workload and req.action in REVISION_ACTIONS:
+        req.workload = candidate_revision(workloads, workload, missing_ok=check_mode)
     attempts = 0
     while True:
         attempts += 1
         objects, record = read_state(api, req.name, entries)
         phase_before = record["phase"] if record else None
         lock = _lock(record, req, clock, stale_after, take_over, holder_alive)
-        new, _taken = REC.next_record(record, req, now_iso(), clock())
+        new, taken = REC.next_record(record, req, now_iso(), clock())
         # Only step, promote, rollback and abort touch routes; rollback and abort set the weights
-        # back to stable even when the phase already says Failed (a re-run of rollback.yml).
-        plans = [plan_rollout_route(obj, e.get("route"), req.name, req.action, req.weight, req.stable, req.candidate,
+        # back to stable even when the phase already says Failed (a re-run of rollback.yml). A
+        # restart (a new revision mid-rollout) sets them as a rollback does, before step 1 again.
+        route_action = "rollback" if taken == "restart" else req.action
+        plans = [plan_rollout_route(obj, e.get("route"), req.name, route_action, req.weight, req.stable, req.candidate,
                                     service, req.match, req.mirror_percent, domain)
                  for obj, e in zip(objects, entries)]
         if validate_destinations:
@@ -81,7 +93,16 @@ def act(api, req, entries, service, clock, now_iso, check_mode=False, stale_afte
             "weights": dict((_key(e), p.difference.after["weights"]) for p, e in zip(plans, entries)),
             "virtual_services": dict((_key(e), p.difference.after) for p, e in zip(plans, entries)),
             "attempts": attempts,
+            "restarted": taken == "restart",
+            "revision": (req.workload or {}).get("revision"),
         }
+        if taken == "restart":
+            result["reason"] = result["msg"] = "rollout %s: %s: the analysis starts again from the first step" % (
+                req.name, new["message"])
+        elif req.action == "start" and phase_before == R.SUCCEEDED and not record_changed:
+            result["msg"] = "rollout %s: %s already promoted at %s" % (
+                req.name, record.get("promoted_revision") and "revision " + record["promoted_revision"]
+                or record.get("candidate"), record.get("promoted") or record.get("updated"))
         diff = {"before": {"rollout": REC.summary(record)}, "after": {"rollout": REC.summary(new)}}
         for p, e in zip(plans, entries):
             diff["before"][_key(e)] = p.difference.before
@@ -116,12 +137,22 @@ def _patch(api, entry, ops, check_mode):
         raise IstioError(explain(exc, "patch", resource_name(VIRTUAL_SERVICE), entry["namespace"], entry["name"]), exc)
 
 
-def info(api, name, namespace, virtual_service, domain="cluster.local"):
-    """What rollout_info returns: the record, what a re-run would do, and the live weights."""
+def info(api, name, namespace, virtual_service, domain="cluster.local", workloads=None, workload=None,
+         candidate=None):
+    """What rollout_info returns: the record, what a re-run would do, and the live weights.
+
+    With the ``candidate`` release's ``workload`` (read through ``workloads``), the re-run is told
+    for its revision (rollout_record.rerun_of), and ``revision`` is the candidate's now.
+    """
     carrier = read_virtual_service(api, namespace, virtual_service)
     record = REC.read_record(carrier, name)
+    described = candidate_revision(workloads, workload, missing_ok=True) if workload else None
+    if record and workload:
+        rerun = REC.rerun_of(record, candidate or record.get("candidate"), described)
+    else:
+        rerun = R.on_rerun(record["phase"] if record else None)
     out = {"exists": record is not None, "rollout": record or {}, "phase": record["phase"] if record else None,
-           "rerun": dict(zip(("action", "why"), R.on_rerun(record["phase"] if record else None))),
+           "rerun": dict(zip(("action", "why"), rerun)), "revision": (described or {}).get("revision"),
            "weights": {}, "virtual_services": {}}
     if not record:
         return out

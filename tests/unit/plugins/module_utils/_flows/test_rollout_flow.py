@@ -13,7 +13,7 @@ from ansible_collections.rollouts.istio.plugins.module_utils._core import rollou
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import RouteError
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.rollout import act, info
-from support.fake_istio import FakeApi, service
+from support.fake_istio import FakeApi, configmap, deployment, service
 
 FOREIGN = {"name": "beta-testers", "match": [{"headers": {"x-beta": {"exact": "1"}}}],
            "retries": {"attempts": 3, "perTryTimeout": "2s"},
@@ -258,3 +258,143 @@ def test_another_rollouts_record_is_refused():
     with pytest.raises(RolloutsError, match="carries the record of rollout 'reviews'"):
         do(api, REC.Request(name="other", action="start", stable="v1", candidate="v2", run_id="a@b:1:1",
                             service="reviews", virtual_services=ENTRIES))
+
+
+# ---------------------------------------------------------------- revisions (candidate_workload)
+
+WORKLOAD = {"kind": "Deployment", "namespace": "shop", "name": "reviews-v2"}
+CFG_VOLUME = [{"name": "cfg", "configMap": {"name": "reviews-v2-config"}},
+              {"name": "tls", "secret": {"secretName": "reviews-tls", "optional": True}}]
+
+
+def with_workload(image="reviews:2", cfg="a=1", secret="czE="):
+    objects = [vs(), dr(), service(), deployment(image=image, volumes=CFG_VOLUME),
+               configmap("reviews-v2-config", {"app.conf": cfg})]
+    if secret is not None:
+        objects.append(configmap("reviews-tls", {"key": secret}, kind="Secret"))
+    return objects
+
+
+def set_workload(api, image="reviews:2", cfg="a=1"):
+    api.put(deployment(image=image, volumes=CFG_VOLUME))
+    api.put(configmap("reviews-v2-config", {"app.conf": cfg}))
+
+
+def rev_do(api, action, run="ops@ctl:1:1", **kw):
+    return do(api, req(action, run=run, **kw), workloads=api, workload=WORKLOAD)
+
+
+def promoted(api):
+    rev_do(api, "start", strategy="canary", steps=[50, 100])
+    for action in ("step", "promote", "finalise", "succeed"):
+        rev_do(api, action, **({"step": 1, "weight": 50} if action == "step" else {}))
+
+
+def writes(api):
+    return [c for c in api.calls if c[0] in ("patch", "apply", "delete")]
+
+
+def test_start_records_the_candidates_revision_and_succeed_the_promoted_one():
+    api = FakeApi(with_workload())
+    result, _unused = rev_do(api, "start", strategy="canary", steps=[50, 100])
+    rev = result["revision"]
+    assert rev and record(api)["revision"] == rev and record(api)["workload"]["secrets"] == ["reviews-tls"]
+    assert "czE=" not in json.dumps(record(api)) and "czE=" not in json.dumps(result)
+    for action in ("step", "promote", "finalise", "succeed"):
+        rev_do(api, action, **({"step": 1, "weight": 50} if action == "step" else {}))
+    assert record(api)["promoted_revision"] == rev and record(api)["promoted"] == "2026-12-02T00:00:00Z"
+
+
+def test_the_promoted_revision_again_changes_nothing_and_says_when():
+    api = FakeApi(with_workload())
+    promoted(api)
+    del api.calls[:]
+    result, _unused = rev_do(api, "start", run="later@ctl:5:5", strategy="canary", steps=[50, 100])
+    assert not result["changed"] and result["rerun"]["action"] == "nothing" and not writes(api)
+    assert result["msg"].endswith("already promoted at 2026-12-02T00:00:00Z")
+    why = info(api, "reviews", "shop", "reviews", workloads=api, workload=WORKLOAD, candidate="v2")["rerun"]
+    assert why["action"] == "nothing" and "already promoted at 2026-12-02T00:00:00Z" in why["why"]
+
+
+def test_a_promoted_version_changed_in_place_is_refused():
+    api = FakeApi(with_workload())
+    promoted(api)
+    set_workload(api, cfg="a=2")
+    del api.calls[:]
+    with pytest.raises(RolloutsError, match="changed in place.*new version"):
+        rev_do(api, "start", strategy="canary", steps=[50, 100])
+    assert not writes(api)
+    rerun = info(api, "reviews", "shop", "reviews", workloads=api, workload=WORKLOAD)["rerun"]
+    assert rerun["action"] == "refuse"
+
+
+def test_a_new_revision_mid_rollout_restarts_from_stable():
+    api = FakeApi(with_workload())
+    first, _unused = rev_do(api, "start", strategy="canary", steps=[10, 50, 100])
+    rev_do(api, "step", step=1, weight=10, match=[{"headers": {"x-canary": {"exact": "1"}}}], mirror_percent=5.0)
+    rev_do(api, "step", step=2, weight=50, failed_checks=1)
+    set_workload(api, image="reviews:2.1")
+    found = info(api, "reviews", "shop", "reviews", workloads=api, workload=WORKLOAD)
+    assert found["rerun"]["action"] == "start" and "revision changed" in found["rerun"]["why"]
+    result, _unused = rev_do(api, "start", strategy="canary", steps=[10, 50, 100])
+    assert result["changed"] and result["restarted"] and result["revision"] != first["revision"]
+    assert "revision changed from %s to %s" % (first["revision"], result["revision"]) in result["reason"]
+    rec = record(api)
+    assert (rec["phase"], rec["step"], rec["weight"], rec["failed_checks"]) == ("Initialized", 0, 0, 0)
+    assert weights(api) == {"v1": 100, "v2": 0}
+    assert [r.get("name") for r in live(api)["spec"]["http"]] == ["beta-testers", "primary"]
+    assert "mirror" not in live(api)["spec"]["http"][1]
+    last = rec["history"][-1]
+    assert (last["action"], last["revision_before"], last["revision"]) == ("restart", first["revision"],
+                                                                          result["revision"])
+    # The plan is taken again from its first step; the same revision again resumes, as before.
+    rev_do(api, "step", step=1, weight=10)
+    again, _unused = rev_do(api, "start", strategy="canary", steps=[10, 50, 100])
+    assert not again["restarted"] and record(api)["step"] == 1
+
+
+def test_a_new_revision_while_finalising_finishes_the_promotion():
+    api = FakeApi(with_workload())
+    rev_do(api, "start", strategy="canary", steps=[100])
+    rev_do(api, "step", step=1, weight=100)
+    rev_do(api, "promote")
+    rev_do(api, "finalise")
+    set_workload(api, image="reviews:2.1")
+    result, _unused = rev_do(api, "start")
+    assert not result["restarted"] and record(api)["phase"] == "Finalising"
+    assert weights(api) == {"v1": 0, "v2": 100}
+
+
+def test_after_a_failure_the_same_revision_needs_retry_and_a_new_one_starts():
+    api = FakeApi(with_workload())
+    first, _unused = rev_do(api, "start", strategy="canary", steps=[50, 100])
+    rev_do(api, "step", step=1, weight=50)
+    rev_do(api, "rollback", reason="step 1 (50 %): request-success-rate 95 < min 99")
+    del api.calls[:]
+    same, _unused = rev_do(api, "start", strategy="canary", steps=[50, 100])
+    assert not same["changed"] and same["rerun"]["action"] == "nothing" and not writes(api)
+    assert record(api)["phase"] == "Failed"
+    set_workload(api, cfg="a=fixed")
+    assert info(api, "reviews", "shop", "reviews", workloads=api, workload=WORKLOAD)["rerun"]["action"] == "start"
+    fixed, _unused = rev_do(api, "start", strategy="canary", steps=[50, 100])
+    rec = record(api)
+    assert fixed["changed"] and rec["phase"] == "Initialized" and rec["revision"] == fixed["revision"]
+    assert rec["history"][-1]["revision_before"] == first["revision"]
+
+
+def test_an_optional_secret_that_does_not_exist_counts_as_absent():
+    api = FakeApi(with_workload(secret=None))
+    without, _unused = rev_do(api, "start", strategy="canary", steps=[100])
+    api.put(configmap("reviews-tls", {"key": "czE="}, kind="Secret"))
+    found = info(api, "reviews", "shop", "reviews", workloads=api, workload=WORKLOAD)
+    assert found["revision"] != without["revision"] and found["rerun"]["action"] == "start"
+
+
+def test_a_missing_candidate_workload_names_the_option_and_writes_nothing():
+    api = FakeApi([vs(), dr(), service()])
+    with pytest.raises(RolloutsError, match="does not exist") as caught:
+        rev_do(api, "start")
+    assert caught.value.param == "candidate_workload" and not writes(api)
+    # Check mode before the candidate is deployed shows the start without its revision.
+    result, _unused = do(api, req("start"), workloads=api, workload=WORKLOAD, check_mode=True)
+    assert result["changed"] and result["revision"] is None
