@@ -1,0 +1,111 @@
+"""A rollout knows its revision, end to end on the test bed (issue 16).
+
+The shipped canary playbook, run as a user runs it, against the mesh simulator: the promoted
+revision again writes nothing and says when it was promoted; a new image during the canary
+restarts the analysis from the first step, with both revisions in the record's history; a release
+of DaemonSets promotes and its old version is deleted.
+"""
+
+import copy
+import json
+
+import pytest
+
+from support.mesh import TUTORIAL_APP
+from support.release import (create_release, primary_weights, read_record, release_objects, run_playbook,
+                             wait_record)
+
+
+def assert_succeeded(release, result):
+    assert result.rc == 0, result.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "Succeeded", record
+    assert primary_weights(release.namespace) == {"v2": 100}
+    return record
+
+
+def task_messages(result):
+    return json.dumps(result.tasks)
+
+
+def set_candidate_image(k8s, namespace, image):
+    api = k8s.resources.get(api_version="apps/v1", kind="Deployment")
+    api.patch(name="%s-v2" % TUTORIAL_APP, namespace=namespace, content_type="application/strategic-merge-patch+json",
+              body={"spec": {"template": {"spec": {"containers": [{"name": TUTORIAL_APP, "image": image}]}}}})
+
+
+def test_the_promoted_revision_run_again_writes_nothing_and_says_when(release, timed_audit):
+    plan = release.vars(steps=[50])
+    record = assert_succeeded(release, run_playbook("canary.yml", plan))
+    assert record["revision"] and record["promoted_revision"] == record["revision"] and record["promoted"]
+    assert record["workload"]["name"] == "podinfo-v2" and record["workload"]["kind"] == "Deployment"
+
+    mark = timed_audit.mark()
+    again = run_playbook("canary.yml", plan)
+    assert again.rc == 0 and again.changed == 0, again.summary()
+    assert timed_audit.writes(mark, namespace=release.namespace) == []
+    assert "already promoted at %s" % record["promoted"] in task_messages(again)
+    assert read_record(release.namespace) == record
+
+
+def test_a_new_image_during_the_canary_restarts_it_from_the_first_step(release):
+    plan = release.vars(steps=[50], approval="before_promotion", approval_mode="split")
+    first = run_playbook("canary.yml", plan)
+    assert first.rc == 0, first.summary()
+    before = read_record(release.namespace)
+    assert (before["phase"], before["step"]) == ("WaitingApproval", 1)
+    assert primary_weights(release.namespace) == {"v1": 50, "v2": 50}
+
+    # A fix lands on the candidate while it waits: the approval given next was for the old revision.
+    set_candidate_image(release.k8s, release.namespace, "ghcr.io/stefanprodan/podinfo:6.7.2")
+    restarted = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
+    assert restarted.rc == 0, restarted.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "WaitingApproval" and record["revision"] != before["revision"]
+    restart = [h for h in record["history"] if h["action"] == "restart"]
+    assert len(restart) == 1 and (restart[0]["revision_before"], restart[0]["revision"]) == (
+        before["revision"], record["revision"])
+    assert "revision changed from %s to %s" % (before["revision"], record["revision"]) in task_messages(restarted)
+    # From the first step again: back to stable, then step 1 with its gate, then the approval point.
+    actions = [h["action"] for h in record["history"]]
+    assert actions[actions.index("restart"):] == ["restart", "step", "wait_approval"], actions
+    assert record["failed_checks"] == 0
+    after_restart = [d for d in record["decisions"] if d["time"] >= restart[0]["time"]]
+    assert [d["verdict"] for d in after_restart if d.get("verdict")] and \
+        all(d["verdict"] == "pass" for d in after_restart if d.get("verdict"))
+
+    promoted = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
+    done = assert_succeeded(release, promoted)
+    assert done["promoted_revision"] == record["revision"]
+
+
+def daemonset_objects(namespace):
+    """The release's objects with each version a DaemonSet instead of a Deployment."""
+    out = []
+    for obj in release_objects(namespace):
+        if obj["kind"] == "Deployment":
+            obj = copy.deepcopy(obj)
+            obj["kind"] = "DaemonSet"
+            obj["spec"].pop("replicas", None)
+        out.append(obj)
+    return out
+
+
+def test_a_daemonset_release_promotes_and_deletes_the_old_version(k8s, namespace, prometheus_url):
+    from support.mesh import apply_objects
+    apply_objects(k8s, daemonset_objects(namespace))
+    # The simulator serves Deployments only, so this release's gates are the record and istioctl
+    # analyze: no metrics (explicitly allowed), no load.
+    from support.release import release_vars
+    plan = release_vars(namespace, prometheus_url, None, steps=[50], metrics=[], allow_no_metrics=True,
+                        workload_kind="DaemonSet")
+    result = run_playbook("canary.yml", plan)
+    assert result.rc == 0, result.summary()
+    record = wait_record(namespace, lambda r: r["phase"] == "Succeeded", timeout=10)
+    assert record["workload"]["kind"] == "DaemonSet" and record["promoted_revision"] == record["revision"]
+    assert primary_weights(namespace) == {"v2": 100}
+    daemonsets = k8s.resources.get(api_version="apps/v1", kind="DaemonSet")
+    assert [d.metadata.name for d in daemonsets.get(namespace=namespace).items] == ["podinfo-v2"]
+
+
+pytestmark = pytest.mark.testbed
