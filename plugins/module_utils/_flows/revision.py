@@ -20,8 +20,8 @@ def check_workload(workload, namespace):
     """The candidate_workload option, checked and with its namespace: {kind, name, namespace}."""
     kind = workload.get("kind") or "Deployment"
     if kind not in WORKLOAD_KINDS:
-        raise ParameterError("candidate_workload.kind", "must be one of %s, got %r" % (", ".join(sorted(WORKLOAD_KINDS)),
-                                                                                     kind))
+        kinds = ", ".join(sorted(WORKLOAD_KINDS))
+        raise ParameterError("candidate_workload.kind", "must be one of %s, got %r" % (kinds, kind))
     if not workload.get("name"):
         raise ParameterError("candidate_workload.name", "name the candidate's %s" % kind)
     return {"kind": kind, "name": workload["name"], "namespace": workload.get("namespace") or namespace}

@@ -12,8 +12,8 @@ import json
 import pytest
 
 from support.mesh import TUTORIAL_APP
-from support.release import (create_release, primary_weights, read_record, release_objects, run_playbook,
-                             wait_record)
+from support.mesh import apply_objects
+from support.release import primary_weights, read_record, release_objects, release_vars, run_playbook, wait_record
 
 
 def assert_succeeded(release, result):
@@ -92,11 +92,9 @@ def daemonset_objects(namespace):
 
 
 def test_a_daemonset_release_promotes_and_deletes_the_old_version(k8s, namespace, prometheus_url):
-    from support.mesh import apply_objects
     apply_objects(k8s, daemonset_objects(namespace))
     # The simulator serves Deployments only, so this release's gates are the record and istioctl
     # analyze: no metrics (explicitly allowed), no load.
-    from support.release import release_vars
     plan = release_vars(namespace, prometheus_url, None, steps=[50], metrics=[], allow_no_metrics=True,
                         workload_kind="DaemonSet")
     result = run_playbook("canary.yml", plan)

@@ -345,8 +345,8 @@ def test_a_new_revision_mid_rollout_restarts_from_stable():
     assert [r.get("name") for r in live(api)["spec"]["http"]] == ["beta-testers", "primary"]
     assert "mirror" not in live(api)["spec"]["http"][1]
     last = rec["history"][-1]
-    assert (last["action"], last["revision_before"], last["revision"]) == ("restart", first["revision"],
-                                                                          result["revision"])
+    expected = ("restart", first["revision"], result["revision"])
+    assert (last["action"], last["revision_before"], last["revision"]) == expected
     # The plan is taken again from its first step; the same revision again resumes, as before.
     rev_do(api, "step", step=1, weight=10)
     again, _unused = rev_do(api, "start", strategy="canary", steps=[10, 50, 100])
