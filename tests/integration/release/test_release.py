@@ -300,7 +300,7 @@ def test_a_killed_run_converges_when_run_again(release, timed_audit):
     watch.stop()
     versions = assert_every_version_valid(release, watch)
     # Every stored PATCH the audit log shows is a version the watch checked.
-    patches = [p for p in timed_audit.vs_patches(mark, release.namespace, "podinfo")]
+    patches = timed_audit.vs_patches(mark, release.namespace, "podinfo")
     assert patches and len(versions) - 1 <= len(patches), (len(versions), len(patches))
     assert candidate_weights(watch)[-1] == 100
 
