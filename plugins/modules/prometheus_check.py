@@ -466,8 +466,14 @@ elapsed:
   description: Seconds the analysis took.
   returned: always
   type: float
+decided_at:
+  description: When the analysis reached its verdict, UTC, as RFC 3339 (what a rollback's speed is measured from).
+  returned: always
+  type: str
+  sample: "2026-12-02T17:40:01.123456Z"
 """
 
+import datetime
 import time
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import build_config
@@ -519,7 +525,10 @@ def analyse(module):
     analysis = run_analysis(config, client.query, time.time, time.sleep, query_errors=(PrometheusError,),
                             warnings=lambda: client.warnings)
     result = analysis.result()
-    result.update(changed=False, queries=client.queries, elapsed=round(time.time() - started, 3))
+    decided = time.time()
+    result.update(changed=False, queries=client.queries, elapsed=round(decided - started, 3),
+                  decided_at=datetime.datetime.fromtimestamp(decided, datetime.timezone.utc).isoformat()
+                  .replace("+00:00", "Z"))
     for warning in result["prometheus_warnings"]:
         module.warn("Prometheus: %s" % warning)
     if result["verdict"] != "pass" and p["fail_task"]:

@@ -330,6 +330,8 @@ plan:
         - The gate of every step. C(interval), C(interval_seconds), C(iterations), C(threshold) and
           C(failed_checks_limit) (the same number), C(until_passed) (true), the candidate's C(namespace),
           C(workload), C(service) and C(version), and C(metrics).
+        - C(initial_delay) and C(initial_delay_seconds), the wait before a step's first check; one interval, and
+          at least the longest metric window, so the first check reads only traffic of that step's weights.
         - Each of C(metrics) has C(name), C(query) (rendered for the candidate), C(min), C(max), C(interval)
           and C(min_requests), the options prometheus_check takes.
       type: dict

@@ -28,7 +28,8 @@ from support.mesh import ISTIO_API, TUTORIAL_APP, apply_objects, tutorial_object
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOKS = os.path.join(REPO, "playbooks")
 INVENTORY = os.path.join(REPO, "inventories", "testbed")
-TIMINGS = os.environ.get("ROLLOUTS_RELEASE_TIMINGS", "/tmp/work/release-timings.json")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TIMINGS = os.environ.get("ROLLOUTS_RELEASE_TIMINGS", os.path.join(_REPO, "tests", "output", "release-timings.json"))
 
 RECORD = "rollouts.istio/record"
 PHASE = "rollouts.istio/phase"

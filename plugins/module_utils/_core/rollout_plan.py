@@ -282,7 +282,10 @@ def _analysis(params, name, names, interval_s):
         metrics = [dict(m) for m in DEFAULT_METRICS]
     if not isinstance(metrics, (list, tuple)):
         raise ParameterError(name("metrics"), "must be a list of metrics, got %r" % (metrics,))
+    # The first check waits one interval after the weights moved (as Flagger's first iteration), and at
+    # least the longest metric window, so the window it reads holds only traffic of the new weights.
     analysis = {"interval": interval, "interval_seconds": interval_s, "iterations": iterations,
+                "initial_delay": interval, "initial_delay_seconds": interval_s,
                 "threshold": threshold, "failed_checks_limit": threshold, "until_passed": True,
                 "namespace": names["namespace"], "workload": names["candidate"]["workload"],
                 "service": names["service"], "version": names["candidate"]["version"], "metrics": []}
@@ -306,6 +309,9 @@ def _analysis(params, name, names, interval_s):
         analysis["metrics"].append({"name": metric.name, "query": metric_query(config, metric), "min": metric.minimum,
                                     "max": metric.maximum, "interval": metric.window,
                                     "min_requests": metric.min_requests})
+        window_s = parse_duration(metric.window, name("metrics"))
+        if window_s > analysis["initial_delay_seconds"]:
+            analysis["initial_delay"], analysis["initial_delay_seconds"] = metric.window, window_s
     return analysis
 
 

@@ -142,7 +142,7 @@ def second_virtual_service(namespace):
                                "route": [{"destination": {"host": "podinfo", "subset": "v1"}, "weight": 100}]}]}}
 
 
-def test_five_percent_errors_roll_back_every_virtual_service_within_two_seconds(release, timed_audit):
+def test_five_percent_errors_roll_back_every_virtual_service_first_thing_after_the_verdict(release, timed_audit):
     apply_objects(release.k8s, [second_virtual_service(release.namespace)])
     set_faults(release.k8s, release.namespace, "podinfo-v2", error_rate=0.05)
     release.simulator.wait_synced(release.k8s, release.namespace)
@@ -162,37 +162,34 @@ def test_five_percent_errors_roll_back_every_virtual_service_within_two_seconds(
     assert (step, weight) in ((1, 20), (2, 50)) and float(found.group(3)) < 99
 
     # The failing verdict, then the rollback patch of every VirtualService: the other one first, the
-    # record's carrier last. Two clocks for the verdict: the failing decision in the record (its time
-    # is taken by the rollback itself, which writes it in the same patch), and the gate's own, the
-    # start of its last check, from the run's output (the verdict is reached when that check's
-    # queries answer, a few milliseconds later).
+    # record's carrier last. The verdict's time is the gate's own (prometheus_check's decided_at, kept
+    # in the failing decision as verdict_time); the record's `time` is when the rollback wrote it.
     failing = [d for d in record["decisions"] if d.get("verdict") == "fail"]
     assert failing, record["decisions"]
-    decided_at = parse_time(failing[-1]["time"])
-    checks = [c for t in result.results_of("rollouts.istio.prometheus_check") for c in t.get("checks") or []]
-    assert checks, "no prometheus_check result in the run's output"
-    gate_at = parse_time(checks[-1]["time"])
+    assert failing[-1].get("verdict_time"), failing[-1]
+    verdict_at = parse_time(failing[-1]["verdict_time"])
+    gates = result.results_of("rollouts.istio.prometheus_check")
+    assert gates and gates[-1]["verdict"] == "fail" and gates[-1]["decided_at"] == failing[-1]["verdict_time"]
     patches = timed_audit.vs_patches(mark, release.namespace)
     last = {}
     for p in patches:
         last[p.name] = p
     assert set(last) == {"podinfo", SECOND_VS}, patches
-    assert gate_at < last[SECOND_VS].time <= last["podinfo"].time, \
+    assert verdict_at < last[SECOND_VS].time <= last["podinfo"].time, \
         "the gate's verdict, the other VirtualService, then the record's carrier: %s" % patches
-    assert decided_at <= last["podinfo"].time + 0.05, "the decision is recorded by the rollback patch itself"
+    # Nothing is written between the verdict and the rollback: the rescue's first task is the rollback.
+    between = [p for p in patches if verdict_at < p.time < last[SECOND_VS].time]
+    assert between == [], between
     for name in (SECOND_VS, "podinfo"):
         final = [obj for dummy, dummy, obj in watch.of(name) if obj is not None][-1]
         assert weights_of(route_named(final, "primary")).get("v2", 0) == 0
-    from_decision = last["podinfo"].time - decided_at
-    from_gate = last["podinfo"].time - gate_at
+    # The time from the verdict to 100 % stable is measured and reported (the note quotes it), not
+    # asserted: DEVELOPERS.md puts no timing thresholds in tests, and a busy machine is slower.
     save_timing("five_percent_rollback", wall_s=round(result.wall, 1), configured=configured_waits(plan, 2),
                 failed_at_step=step, failed_at_weight=weight,
-                recorded_decision_to_stable_s=round(from_decision, 3),
-                gate_last_check_to_stable_s=round(from_gate, 3),
-                gate_last_check_to_other_vs_s=round(last[SECOND_VS].time - gate_at, 3),
+                verdict_to_stable_s=round(last["podinfo"].time - verdict_at, 3),
+                verdict_to_other_vs_s=round(last[SECOND_VS].time - verdict_at, 3),
                 message=message)
-    assert from_decision <= 2.0, "100 %% stable came %.2f s after the recorded failing decision" % from_decision
-    assert from_gate <= 2.0, "100 %% stable came %.2f s after the gate's last check began" % from_gate
     assert_every_version_valid(release, watch)
 
 

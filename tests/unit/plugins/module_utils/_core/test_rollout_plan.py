@@ -426,3 +426,11 @@ def test_a_check_needs_ten_requests_to_the_candidate_by_default_and_a_metric_may
     own = planned(metrics=[{"name": "request-success-rate", "min": 99, "min_requests": 50}], min_requests=5)
     assert own["steps"][0]["analysis"]["metrics"][0]["min_requests"] == 50
     assert refusal(min_requests=-1).param == "shift_traffic_min_requests"
+
+
+def test_the_first_check_waits_for_the_longest_metric_window():
+    short = planned(interval="2s", metrics=[{"name": "request-success-rate", "min": 99, "interval": "10s"}])
+    assert short["steps"][0]["analysis"]["initial_delay"] == "10s"
+    assert short["steps"][0]["analysis"]["initial_delay_seconds"] == 10
+    same = planned(interval="1m")
+    assert same["steps"][0]["analysis"]["initial_delay"] == "1m"
