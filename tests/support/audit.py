@@ -40,6 +40,9 @@ class AuditEvent(object):
 
 
 class AuditLog(object):
+    # The class each line becomes (a subclass may read more of the line).
+    event_class = AuditEvent
+
     def __init__(self, path):
         self.path = path
 
@@ -76,7 +79,7 @@ class AuditLog(object):
                     continue  # a line still being written
                 if raw.get("stage") != "ResponseComplete":
                     continue
-                ev = AuditEvent(raw)
+                ev = self.event_class(raw)
                 if writes_only and not ev.is_write:
                     continue
                 if not include_dry_run and ev.dry_run:

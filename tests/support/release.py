@@ -349,25 +349,13 @@ class TimedEvent(AuditEvent):
 class TimedAuditLog(AuditLog):
     """The audit log, its events carrying their completion time."""
 
+    event_class = TimedEvent
+
     def timed_events(self, since, **filters):
-        self._settle()
-        writes_only = filters.pop("writes_only", False)
-        out = []
-        with open(self.path) as fh:
-            fh.seek(since)
-            for line in fh:
-                try:
-                    raw = json.loads(line)
-                except ValueError:
-                    continue
-                if raw.get("stage") != "ResponseComplete":
-                    continue
-                ev = TimedEvent(raw)
-                if writes_only and (not ev.is_write or ev.dry_run):
-                    continue
-                if all(getattr(ev, k) == v for k, v in filters.items()):
-                    out.append(ev)
-        return out
+        """As events(); ``writes_only`` leaves dry runs out too (they never reach storage)."""
+        if filters.get("writes_only"):
+            filters["include_dry_run"] = False
+        return self.events(since, **filters)
 
     def vs_patches(self, since, namespace, name=None):
         """Successful, stored PATCHes of VirtualServices in the namespace, oldest first."""
