@@ -1,5 +1,5 @@
 """prometheus_check until_passed (Flagger's threshold semantics) against the test bed's real Prometheus."""
-from support.mesh import mesh_simulator  # noqa: F401
+from support.mesh import mesh_simulator  # noqa: F401 pylint: disable=unused-import
 from support.mesh import create_tutorial, set_faults
 from support.prometheus_gate import builtin_gate, load, run_module
 
@@ -26,8 +26,8 @@ def test_until_passed_healthy_passes_after_iterations_passes(k8s, namespace, mes
     assert res["until_passed"] is True and res["iterations_run"] == 3
 
 
-def test_until_passed_failing_candidate_fails_at_the_limit_above_iterations(k8s, namespace, mesh_simulator,
-                                                                           prometheus_url):
+def test_until_passed_failing_candidate_fails_at_the_limit_above_iterations(
+        k8s, namespace, mesh_simulator, prometheus_url):
     create_tutorial(k8s, namespace, weights={"v1": 50, "v2": 50})
     set_faults(k8s, namespace, "podinfo-v2", error_rate=0.2)
     mesh_simulator.wait_synced(k8s, namespace)
