@@ -132,7 +132,8 @@ def test_new_destination_is_appended_and_unnamed_ones_removed(mesh_app):
     task = play([split_task(ns, weights(100, 0), route="primary")])[0]
     route = get_raw(ns, "virtualservice", VS)["spec"]["http"][1]["route"]
     assert task["before"] == {"candidate": 100} and task["after"] == {"stable": 100, "candidate": 0}
-    assert route[1] == {"destination": {"host": VS, "subset": "stable"}, "weight": 100}
+    # A subset added back goes to the port its host is already sent to (a Service with several ports needs it).
+    assert route[1] == {"destination": {"host": VS, "subset": "stable", "port": {"number": 9080}}, "weight": 100}
 
 
 @pytest.mark.parametrize("destinations,extra,param,fragment", [
