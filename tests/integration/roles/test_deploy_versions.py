@@ -111,7 +111,7 @@ def test_check_mode_writes_nothing_and_diff_shows_what_would_be_created(cluster,
     assert role_writes(audit, mark, namespace) == []
     assert get(k8s, "apps/v1", "Deployment", namespace, "podinfo-v1") is None
     assert get(k8s, ISTIO_API, "VirtualService", namespace, APP) is None
-    created = task(res, "Create one Deployment per version")
+    created = task(res, "Create one workload per version")
     assert created["changed"] is True
     assert [r["method"] for r in created["results"]] == ["create", "create"]
     vs = task(res, "Create the VirtualService at 100 % stable")
