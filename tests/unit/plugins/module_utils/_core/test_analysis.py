@@ -861,3 +861,29 @@ def test_until_passed_verdict_is_flaggers_over_every_sequence(iterations):
                 ran = "".join(outcome[:analysis.iterations_run])
                 if expected == "pass":
                     assert ran.count("p") == iterations and ran.endswith("p"), case
+
+
+# ---------------------------------------------------------------- until_passed fails closed too
+# The mode shift_traffic runs every gate in: a limit above iterations must never turn missing
+# evidence into a pass. Each kind of non-evidence is a failed check until the limit is reached.
+
+@pytest.mark.parametrize("metric,prom,named", [
+    (SUCCESS, dict(success=EMPTY), "request-success-rate: no data (query returned no series)"),
+    (SUCCESS, dict(success="NaN"), "request-success-rate: no data (query returned NaN)"),
+    (DURATION, dict(duration="+Inf"), "request-duration"),
+    (SUCCESS, dict(requests=3), "request-success-rate: no data (3 requests < min_requests 10)"),
+])
+def test_until_passed_fails_on_no_data_nan_inf_and_too_few_requests(metric, prom, named):
+    result = run(config([metric], iterations=2, failed_checks_limit=3, until_passed=True, min_requests=10),
+                 FakeQuery(**prom)).result()
+    assert result["verdict"] == "fail" and result["passed_checks"] == 0
+    assert result["failed_checks"] == 3 and named in result["reason"], result["reason"]
+    assert result["reason"].endswith("(failed_checks_limit 3 reached)")
+
+
+@pytest.mark.parametrize("error", ["invalid PromQL: 1:5: parse error", "timed out after 10 s", "connection refused"])
+def test_until_passed_stops_and_fails_on_an_error_or_a_timeout(error):
+    result = run(config([SUCCESS], iterations=2, failed_checks_limit=3, until_passed=True),
+                 FakeQuery(success=QueryFailed(error))).result()
+    assert result["verdict"] == "fail" and result["error"] == "request-success-rate: " + error
+    assert "request-success-rate" in result["reason"]
