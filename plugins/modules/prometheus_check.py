@@ -473,10 +473,9 @@ decided_at:
   sample: "2026-12-02T17:40:01.123456Z"
 """
 
-import datetime
 import time
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import build_config
+from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import build_config, rfc3339
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
@@ -527,8 +526,7 @@ def analyse(module):
     result = analysis.result()
     decided = time.time()
     result.update(changed=False, queries=client.queries, elapsed=round(decided - started, 3),
-                  decided_at=datetime.datetime.fromtimestamp(decided, datetime.timezone.utc).isoformat()
-                  .replace("+00:00", "Z"))
+                  decided_at=rfc3339(decided))
     for warning in result["prometheus_warnings"]:
         module.warn("Prometheus: %s" % warning)
     if result["verdict"] != "pass" and p["fail_task"]:

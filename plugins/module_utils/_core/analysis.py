@@ -351,7 +351,8 @@ def no_data_verdict(policy, may_wait):
 
 # ---------------------------------------------------------------- the analysis
 
-def _timestamp(seconds):
+def rfc3339(seconds):
+    """An epoch time as RFC 3339 UTC, as check records and verdicts carry it."""
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -374,7 +375,7 @@ def measure(config, iteration, attempt, query, now, may_wait, records, warnings=
     for metric in config.metrics:
         record = {"iteration": iteration, "attempt": attempt, "metric": metric.name,
                   "query": metric_query(config, metric), "value": None,
-                  "min": metric.minimum, "max": metric.maximum, "time": _timestamp(now)}
+                  "min": metric.minimum, "max": metric.maximum, "time": rfc3339(now)}
         records.append(record)
         too_few = None
         if metric.min_requests:
