@@ -31,6 +31,11 @@ description:
     process no longer exists (a killed run) is taken over at once; a holder elsewhere only when its last
     write is older than O(stale_after) and O(take_over) is set. O(action=rollback) and O(action=abort)
     always go through.
+  - Weights someone else set are never silently undone. While the rollout is C(Progressing),
+    C(WaitingApproval), C(Promoting) or C(Finalising), the first VirtualService's controlled route must have
+    the weights the rollout last wrote (they are written with the record, so only another writer can change
+    them). If not, every action but O(action=rollback) and O(action=abort) fails, writes nothing, and
+    returns C(weights_changed) with the live and the recorded weights.
 author:
   - rollouts.istio maintainers (@rollouts-istio)
 requirements:
@@ -263,6 +268,14 @@ virtual_services:
   description: For each VirtualService, its route, weights, the rollout's own route and mirror after the action.
   returned: success
   type: dict
+weights_changed:
+  description:
+    - When the action was refused because the first VirtualService's controlled route does not have the
+      weights the rollout last wrote: the VirtualService, the route, the C(live) and the C(recorded) weights.
+  returned: failure
+  type: dict
+  sample: {virtual_service: demo/podinfo, route: primary, live: {stable: 70, candidate: 30},
+           recorded: {stable: 50, candidate: 50}}
 attempts:
   description: How many times the VirtualServices were read (more than one after a conflict).
   returned: success

@@ -116,6 +116,15 @@ virtual_services:
   description: For each VirtualService, its route, weights, the rollout's own route and mirror, as live now.
   returned: success
   type: dict
+weights_changed:
+  description:
+    - When the first VirtualService's controlled route does not have the weights the rollout last wrote
+      (someone else set them), what was found, the weights recorded and a message; else null.
+    - M(rollouts.istio.rollout) refuses every action but rollback and abort while this is so.
+  returned: success
+  type: dict
+  sample: {virtual_service: demo/podinfo, route: primary, live: {stable: 70, candidate: 30},
+           recorded: {stable: 50, candidate: 50}, msg: "rollout podinfo: ... someone else changed them ..."}
 """
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label

@@ -18,7 +18,9 @@ and abort give the stable version 100 (candidate 0).
 
 from __future__ import annotations
 
+from ansible_collections.rollouts.istio.plugins.module_utils._core import rollout as R
 from ansible_collections.rollouts.istio.plugins.module_utils._core.difference import DifferenceTracker
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import (
     DEFAULT_DOMAIN,
     RouteError,
@@ -55,6 +57,45 @@ def split_for(action, weight, stable, candidate, service):
         return [{"host": service, "subset": stable, "weight": 100},
                 {"host": service, "subset": candidate, "weight": 0}]
     return None
+
+
+# The phases in which the record says exactly which weights the rollout last wrote. Initialized is
+# not one: start writes no weights, so the route still has whatever the release began with.
+WEIGHTS_RECORDED = (R.PROGRESSING, R.WAITING_APPROVAL, R.PROMOTING, R.FINALISING)
+
+
+class WeightsChangedError(RolloutsError):
+    """The controlled route's weights are not the ones the rollout last wrote: someone else set them."""
+
+
+def recorded_weights(record):
+    """{stable, candidate} the record says the controlled route has, or None when it cannot say."""
+    if not record or record.get("phase") not in WEIGHTS_RECORDED or not isinstance(record.get("weight"), int):
+        return None
+    weight = 100 if record["phase"] in (R.PROMOTING, R.FINALISING) else record["weight"]
+    return {"stable": 100 - weight, "candidate": weight}
+
+
+def check_weights_kept(name, record, view, where):
+    """Refuse to act over weights someone else changed since the rollout wrote them.
+
+    ``view`` is the live controlled route as _view shows it; ``where`` names the VirtualService. The
+    weights and the record go in one patch, so a difference can only come from another writer (a
+    kubectl apply, a person's edit). Putting them back would silently undo that person's decision,
+    and analysing them would judge a split nobody planned: the run stops, writes nothing, and says
+    what it found. Rollback and abort never come here.
+    """
+    expected = recorded_weights(record)
+    if expected is None or view["weights"] == expected:
+        return
+    live = view["weights"]
+    raise WeightsChangedError(
+        "rollout %s: %s route %s has weights stable %d / candidate %d, but the rollout set stable %d / candidate %d "
+        "(%s, step %s): someone else changed them. Nothing was written: set them back and run again to continue, "
+        "or run the rollback playbook to send all traffic to stable"
+        % (name, where, view["route"], live["stable"], live["candidate"], expected["stable"], expected["candidate"],
+           record["phase"], record.get("step")),
+        weights_changed={"virtual_service": where, "route": view["route"], "live": live, "recorded": expected})
 
 
 def controlled_index(http, route_name, rollout):

@@ -17,7 +17,11 @@ from __future__ import annotations
 from ansible_collections.rollouts.istio.plugins.module_utils._core import rollout as R
 from ansible_collections.rollouts.istio.plugins.module_utils._core import rollout_record as REC
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
-from ansible_collections.rollouts.istio.plugins.module_utils._core.rollout_routes import plan_rollout_route
+from ansible_collections.rollouts.istio.plugins.module_utils._core.rollout_routes import (
+    WeightsChangedError,
+    check_weights_kept,
+    plan_rollout_route,
+)
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api import (
     VIRTUAL_SERVICE,
     IstioError,
@@ -79,6 +83,10 @@ def act(api, req, entries, service, clock, now_iso, check_mode=False, stale_afte
         plans = [plan_rollout_route(obj, e.get("route"), req.name, route_action, req.weight, req.stable, req.candidate,
                                     service, req.match, req.mirror_percent, domain)
                  for obj, e in zip(objects, entries)]
+        # The record carrier's weights are written with the record, so they must be as recorded; the
+        # others are written first and may be a step ahead after a killed run.
+        if req.action not in UNLOCKED_ACTIONS and taken != "restart":
+            check_weights_kept(req.name, record, plans[0].difference.before, "VirtualService " + _key(entries[0]))
         if validate_destinations:
             for plan, e in zip(plans, entries):
                 if plan.split is not None and plan.ops:
@@ -153,7 +161,7 @@ def info(api, name, namespace, virtual_service, domain="cluster.local", workload
         rerun = R.on_rerun(record["phase"] if record else None)
     out = {"exists": record is not None, "rollout": record or {}, "phase": record["phase"] if record else None,
            "rerun": dict(zip(("action", "why"), rerun)), "revision": (described or {}).get("revision"),
-           "weights": {}, "virtual_services": {}}
+           "weights": {}, "virtual_services": {}, "weights_changed": None}
     if not record:
         return out
     entries = record.get("virtual_services") or [{"name": virtual_service, "namespace": namespace}]
@@ -168,4 +176,9 @@ def info(api, name, namespace, virtual_service, domain="cluster.local", workload
             view = {"error": str(exc)}
         out["weights"][_key(e)] = view.get("weights")
         out["virtual_services"][_key(e)] = view
+        if e is entries[0] and "weights" in view:
+            try:
+                check_weights_kept(name, record, view, "VirtualService " + _key(e))
+            except WeightsChangedError as exc:
+                out["weights_changed"] = dict(exc.result["weights_changed"], msg=exc.msg)
     return out

@@ -4,7 +4,12 @@ import copy
 
 import pytest
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.rollout_routes import plan_rollout_route
+from ansible_collections.rollouts.istio.plugins.module_utils._core.rollout_routes import (
+    WeightsChangedError,
+    check_weights_kept,
+    plan_rollout_route,
+    recorded_weights,
+)
 from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import RouteError, apply_patch
 from ansible_collections.rollouts.istio.plugins.module_utils._core.run_id import make_run_id, parse_run_id
 
@@ -63,3 +68,27 @@ def test_run_ids_parse_back_and_anything_else_is_unknown():
     assert parse_run_id(rid) == {"job": "awx-job-17", "user": "ops", "host": "ctl-1", "pid": 4242,
                                  "epoch": 1700000000}
     assert parse_run_id("someone by hand") is None and parse_run_id(None) is None
+
+
+@pytest.mark.parametrize("record, expected", [
+    (None, None),
+    ({"phase": "Initialized", "weight": 0}, None),
+    ({"phase": "Progressing", "weight": 25}, {"stable": 75, "candidate": 25}),
+    ({"phase": "WaitingApproval", "weight": 50}, {"stable": 50, "candidate": 50}),
+    ({"phase": "Promoting", "weight": 100}, {"stable": 0, "candidate": 100}),
+    ({"phase": "Finalising", "weight": 100}, {"stable": 0, "candidate": 100}),
+    ({"phase": "Failed", "weight": 0}, None),
+    ({"phase": "Succeeded", "weight": 100}, None),
+    ({"phase": "Progressing"}, None),  # a record from before weights were kept says nothing
+])
+def test_recorded_weights_only_where_the_record_knows_them(record, expected):
+    assert recorded_weights(record) == expected
+
+
+def test_weights_as_recorded_pass_and_others_name_both():
+    record = {"phase": "Progressing", "step": 2, "weight": 50}
+    check_weights_kept("podinfo", record, {"route": "primary", "weights": {"stable": 50, "candidate": 50}}, "VS a/b")
+    with pytest.raises(WeightsChangedError, match="VS a/b route primary has weights stable 80 / candidate 20, but "
+                                                  "the rollout set stable 50 / candidate 50"):
+        check_weights_kept("podinfo", record, {"route": "primary", "weights": {"stable": 80, "candidate": 20}},
+                           "VS a/b")

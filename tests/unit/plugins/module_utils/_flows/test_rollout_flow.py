@@ -398,3 +398,67 @@ def test_a_missing_candidate_workload_names_the_option_and_writes_nothing():
     # Check mode before the candidate is deployed shows the start without its revision.
     result, _unused = do(api, req("start"), workloads=api, workload=WORKLOAD, check_mode=True)
     assert result["changed"] and result["revision"] is None
+
+
+def set_live_weights(api, stable, candidate, name="reviews"):
+    """Another writer (kubectl apply) sets the weights of `primary`, leaving the record alone."""
+    obj = copy.deepcopy(live(api, name))
+    route = [r for r in obj["spec"]["http"] if r.get("name") == "primary"][0]
+    route["route"] = [{"destination": {"host": "reviews", "subset": "v1"}, "weight": stable},
+                      {"destination": {"host": "reviews", "subset": "v2"}, "weight": candidate}]
+    api.put(obj)
+
+
+@pytest.mark.parametrize("action, extra", [("step", {"step": 3, "weight": 100}), ("promote", {}),
+                                           ("wait_approval", {}), ("start", {"strategy": "canary",
+                                                                             "steps": [10, 50, 100]})])
+def test_weights_set_by_someone_else_are_reported_and_never_overwritten(action, extra):
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    do(api, req("step", step=2, weight=50))
+    set_live_weights(api, 70, 30)
+    before = copy.deepcopy(live(api))
+    api.calls = []
+    with pytest.raises(RolloutsError, match="primary has weights stable 70 / candidate 30, but the rollout set "
+                                            "stable 50 / candidate 50 .Progressing, step 2.: someone else") as err:
+        do(api, req(action, **extra))
+    assert err.value.result["weights_changed"] == {"virtual_service": "VirtualService shop/reviews",
+                                                   "route": "primary", "live": {"stable": 70, "candidate": 30},
+                                                   "recorded": {"stable": 50, "candidate": 50}}
+    assert [c for c in api.calls if c[0] == "patch"] == [] and live(api) == before
+
+
+def test_rollback_still_goes_through_weights_someone_else_set():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    set_live_weights(api, 70, 30)
+    do(api, req("rollback", message="by hand"))
+    assert weights(api) == {"v1": 100, "v2": 0} and record(api)["phase"] == "Failed"
+
+
+def test_weights_put_back_as_recorded_let_the_rollout_continue():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    set_live_weights(api, 70, 30)
+    set_live_weights(api, 90, 10)
+    do(api, req("step", step=2, weight=50))
+    assert weights(api) == {"v1": 50, "v2": 50}
+
+
+def test_a_promotion_under_way_expects_the_candidate_alone_at_100():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    do(api, req("promote"))
+    set_live_weights(api, 10, 90)
+    with pytest.raises(RolloutsError, match="stable 10 / candidate 90, but the rollout set stable 0 / candidate 100"):
+        do(api, req("promote"))
+
+
+def test_info_reports_weights_someone_else_set():
+    api = started()
+    do(api, req("step", step=1, weight=10))
+    assert info(api, "reviews", "shop", "reviews")["weights_changed"] is None
+    set_live_weights(api, 60, 40)
+    found = info(api, "reviews", "shop", "reviews")["weights_changed"]
+    assert found["live"] == {"stable": 60, "candidate": 40} and found["recorded"] == {"stable": 90, "candidate": 10}
+    assert "someone else changed them" in found["msg"]
