@@ -259,6 +259,11 @@ lock:
   returned: success
   type: str
   sample: own
+holder_before:
+  description: The run that held the rollout before this action (from the record); null when there was no record.
+  returned: success
+  type: str
+  sample: ops@controller-1:4242:1764633600
 weights:
   description: The controlled route's weights after the action, by VirtualService (C(namespace/name)).
   returned: success

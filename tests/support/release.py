@@ -366,16 +366,18 @@ class TimedAuditLog(AuditLog):
 
 class VirtualServiceWatch(object):
     """Every version of the namespace's VirtualServices the API server stores while the watch runs:
-    [(time seen, name, resourceVersion, object)], in order. Nothing a run writes escapes it."""
+    [(time seen, name, resourceVersion, object)], in order. Nothing a run writes escapes it.
+    ``plural`` watches another networking.istio.io kind the same way (destinationrules)."""
 
-    def __init__(self, cluster, namespace):
+    def __init__(self, cluster, namespace, plural="virtualservices"):
         from kubernetes import client, config as kconfig
 
         self.namespace = namespace
+        self.plural = plural
         self.versions = []
         self.errors = []
         self._api = client.CustomObjectsApi(kconfig.new_client_from_config(config_file=cluster["kubeconfig"]))
-        listed = self._api.list_namespaced_custom_object("networking.istio.io", "v1", namespace, "virtualservices")
+        listed = self._api.list_namespaced_custom_object("networking.istio.io", "v1", namespace, plural)
         self._rv = listed["metadata"]["resourceVersion"]
         now = time.time()
         for item in listed["items"]:
@@ -391,7 +393,7 @@ class VirtualServiceWatch(object):
             w = watch.Watch()
             try:
                 for event in w.stream(self._api.list_namespaced_custom_object, "networking.istio.io", "v1",
-                                      self.namespace, "virtualservices", resource_version=self._rv,
+                                      self.namespace, self.plural, resource_version=self._rv,
                                       timeout_seconds=1, allow_watch_bookmarks=False):
                     obj = event["object"]
                     self._rv = obj["metadata"]["resourceVersion"]

@@ -98,6 +98,7 @@ def act(api, req, entries, service, clock, now_iso, check_mode=False, stale_afte
             "phase_before": phase_before,
             "rerun": dict(zip(("action", "why"), R.on_rerun(phase_before))),
             "lock": lock,
+            "holder_before": (record or {}).get("run"),
             "weights": dict((_key(e), p.difference.after["weights"]) for p, e in zip(plans, entries)),
             "virtual_services": dict((_key(e), p.difference.after) for p, e in zip(plans, entries)),
             "attempts": attempts,
