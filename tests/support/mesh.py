@@ -44,6 +44,7 @@ TUTORIAL_HOST = "app.example.com"
 TUTORIAL_APP = "podinfo"
 ERROR_RATE_ANNOTATION = "mesh-simulator.rollouts.istio/error-rate"
 LATENCY_ANNOTATION = "mesh-simulator.rollouts.istio/latency-ms"
+STOPPED_ANNOTATION = "mesh-simulator.rollouts.istio/stopped"
 
 
 # ---------------------------------------------------------------- the simulator process
@@ -119,6 +120,14 @@ class MeshSimulator(object):
             key = hdrs.get("x-version") if status == 200 else status
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+    def set_ingress(self, state):
+        """Make the ingress gateway serve ("serving"), refuse connections ("refusing") or accept them and
+        never answer ("hanging"); returns the simulator's {"state", "address"}."""
+        req = urllib.request.Request(self.metrics_url + "/debug/ingress", data=json.dumps({"state": state}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.load(resp)
 
     def metrics(self):
         with urllib.request.urlopen(self.metrics_url + "/metrics", timeout=10) as resp:
@@ -284,6 +293,13 @@ def set_faults(k8s, namespace, name, error_rate=None, latency_ms=None):
                    LATENCY_ANNOTATION: None if latency_ms is None else str(latency_ms)}
     return api.patch(body={"metadata": {"annotations": annotations}}, name=name, namespace=namespace,
                      content_type="application/merge-patch+json")
+
+
+def set_stopped(k8s, namespace, name, stopped=True):
+    """Make a Deployment's app stop answering (its sidecar answers 503 UF), or answer again (False)."""
+    api = k8s.resources.get(api_version="apps/v1", kind="Deployment")
+    body = {"metadata": {"annotations": {STOPPED_ANNOTATION: "true" if stopped else None}}}
+    return api.patch(body=body, name=name, namespace=namespace, content_type="application/merge-patch+json")
 
 
 # ---------------------------------------------------------------- load, as the seed's webhook makes it

@@ -10,6 +10,9 @@ at run time by annotations on the Deployment, read on every request:
 
     mesh-simulator.rollouts.istio/error-rate: "0.05"   5% of requests answer 500
     mesh-simulator.rollouts.istio/latency-ms: "1000"   every answer comes 1 s later
+    mesh-simulator.rollouts.istio/stopped: "true"      the app stops answering: its sidecar answers
+                                                       503 UF (upstream connect error), as Envoy does
+                                                       when the app's port refuses connections
 
 ``respond`` returns the answer and how long the server should hold it; it never sleeps itself.
 """
@@ -19,6 +22,9 @@ import re
 
 ERROR_RATE_ANNOTATION = "mesh-simulator.rollouts.istio/error-rate"
 LATENCY_ANNOTATION = "mesh-simulator.rollouts.istio/latency-ms"
+STOPPED_ANNOTATION = "mesh-simulator.rollouts.istio/stopped"
+# Envoy's own answer when the upstream refuses the connection (response flag UF).
+STOPPED_BODY = b"upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 
 _STATUS = re.compile(r"^/status/(\d{3})/?$")
 _DELAY = re.compile(r"^/delay/([0-9]*\.?[0-9]+)/?$")
@@ -27,13 +33,15 @@ MAX_DELAY_S = 60.0
 
 
 class Response(object):
-    __slots__ = ("status", "headers", "body", "hold_s")
+    """An answer; ``flags`` is the Envoy response flag the proxies report with it ("-": none)."""
+    __slots__ = ("status", "headers", "body", "hold_s", "flags")
 
-    def __init__(self, status, headers, body, hold_s=0.0):
+    def __init__(self, status, headers, body, hold_s=0.0, flags="-"):
         self.status = status
         self.headers = headers
         self.body = body
         self.hold_s = hold_s
+        self.flags = flags
 
 
 def fault_settings(annotations):
@@ -46,8 +54,17 @@ def fault_settings(annotations):
     return min(1.0, number(ERROR_RATE_ANNOTATION)), number(LATENCY_ANNOTATION) / 1000.0
 
 
+def is_stopped(annotations):
+    """Whether the Deployment's app is set to stop answering (the stopped annotation is "true")."""
+    return str(annotations.get(STOPPED_ANNOTATION, "")).strip().lower() == "true"
+
+
 def respond(endpoint, replica, method, path, rng):
     """podinfo's answer for one request to one replica of a Deployment (a routing.Endpoint)."""
+    if is_stopped(endpoint.annotations):
+        # No app behind the sidecar: Envoy answers itself, without the app's headers.
+        return Response(503, [("Content-Type", "text/plain")], b"" if method == "HEAD" else STOPPED_BODY,
+                        flags="UF")
     version = endpoint.version
     hostname = "%s-%d" % (endpoint.workload, replica)
     error_rate, latency_s = fault_settings(endpoint.annotations)

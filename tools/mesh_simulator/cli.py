@@ -61,7 +61,7 @@ def main(argv=None):
     from kubernetes import config as kconfig
 
     from mesh_simulator.cluster import Store, Watcher
-    from mesh_simulator.server import IngressHandler, Mesh, MetricsHandler, serve
+    from mesh_simulator.server import IngressPort, Mesh, MetricsHandler, serve
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -77,9 +77,9 @@ def main(argv=None):
         return 1
 
     mesh = Mesh(store, args.namespaces, seed=args.seed)
-    ingress = serve(IngressHandler, mesh, args.ingress_listen)
-    metrics = serve(MetricsHandler, mesh, args.metrics_listen)
-    urls = {name: "http://%s:%d" % srv.server_address[:2] for name, srv in (("ingress", ingress), ("metrics", metrics))}
+    ingress = IngressPort(mesh, args.ingress_listen)
+    metrics = serve(MetricsHandler, mesh, args.metrics_listen, port=ingress)
+    urls = {"ingress": "http://%s:%d" % ingress.address, "metrics": "http://%s:%d" % metrics.server_address[:2]}
     owned = []
     try:
         if args.prometheus_targets:
@@ -103,9 +103,8 @@ def main(argv=None):
             except OSError:
                 pass
         watcher.stop()
-        ingress.shutdown()
+        ingress.close()
         metrics.shutdown()
-        ingress.server_close()
         metrics.server_close()
         mesh.close()
     return 0

@@ -3,6 +3,14 @@
 The ingress plays the gateway, the sidecars and the app in one process: it asks the router for
 a decision, asks the backend for podinfo's answer, holds it for the injected latency, answers,
 and records the request as each Istio proxy on its way would have.
+
+A test can make the ingress gateway itself stop answering, through the metrics port:
+
+    POST /debug/ingress  {"state": "refusing"}   the listener is closed: connection refused
+    POST /debug/ingress  {"state": "hanging"}    connections are accepted, requests read and never
+                                                  answered (closed after MAX_HANG_S, or when serving again)
+    POST /debug/ingress  {"state": "serving"}    back to normal, on the same port
+    GET  /debug/ingress                          {"state": ..., "address": "127.0.0.1:P"}
 """
 
 import json
@@ -20,6 +28,9 @@ from mesh_simulator.routing import Request, RouteTable
 
 log = logging.getLogger("mesh_simulator")
 MAX_PENDING_MIRRORS = 256
+# A hanging ingress holds a request at most this long, so a stray client cannot hold a thread for ever.
+MAX_HANG_S = 60.0
+INGRESS_STATES = ("serving", "refusing", "hanging")
 
 
 class Mesh(object):
@@ -90,15 +101,15 @@ class Mesh(object):
         if timeout is not None and decision.delay_s + answer.hold_s > timeout:
             # Envoy gives up on the upstream; the app still finishes its answer, which its sidecar counts.
             time.sleep(max(0.0, timeout - decision.delay_s))
-            self._record("destination", source, target, answer.status, answer.hold_s * 1000.0)
+            self._record("destination", source, target, answer.status, answer.hold_s * 1000.0, answer.flags)
             if source:
                 self._record("source", source, target, 504, _ms(t0), "UT")
             return 504, [("Content-Type", "text/plain")] + route_header, b"upstream request timeout"
         if answer.hold_s:
             time.sleep(answer.hold_s)
-        self._record("destination", source, target, answer.status, _ms(t_up))
+        self._record("destination", source, target, answer.status, _ms(t_up), answer.flags)
         if source:
-            self._record("source", source, target, answer.status, _ms(t0))
+            self._record("source", source, target, answer.status, _ms(t0), answer.flags)
         headers = answer.headers + route_header + [("X-Envoy-Upstream-Service-Time", str(int(_ms(t_up))))]
         return answer.status, headers, answer.body
 
@@ -109,7 +120,7 @@ class Mesh(object):
             answer = backend.respond(target.endpoint, target.replica, method, path, self.rng)
             if answer.hold_s:
                 time.sleep(answer.hold_s)
-            self._record("destination", source, target, answer.status, _ms(t0))
+            self._record("destination", source, target, answer.status, _ms(t0), answer.flags)
         finally:
             self._mirror_slots.release()
 
@@ -130,6 +141,31 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
     allow_reuse_address = True
+
+    def __init__(self, *args, **kwargs):
+        self._connections = set()
+        self._connections_lock = threading.Lock()
+        ThreadingHTTPServer.__init__(self, *args, **kwargs)
+
+    def process_request(self, request, client_address):
+        with self._connections_lock:
+            self._connections.add(request)
+        ThreadingHTTPServer.process_request(self, request, client_address)
+
+    def shutdown_request(self, request):
+        with self._connections_lock:
+            self._connections.discard(request)
+        ThreadingHTTPServer.shutdown_request(self, request)
+
+    def drop_connections(self):
+        """Reset the open (keep-alive) connections too, as a gateway that went away would."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -164,8 +200,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class IngressHandler(_Handler):
+    port = None  # the IngressPort, set on the subclass each server gets
+
     def _any(self):
         self._drain_body()
+        if self.port is not None and self.port.hold_request():
+            # A gateway that stopped answering: no status line, the connection is just closed.
+            self.close_connection = True
+            return
         status, headers, body = self.mesh.handle(self.headers.get("Host", ""), self.command, self.path,
                                                  self.headers.items())
         self._send(status, headers, body)
@@ -174,9 +216,13 @@ class IngressHandler(_Handler):
 
 
 class MetricsHandler(_Handler):
+    port = None  # the IngressPort whose state /debug/ingress shows and sets
+
     def do_GET(self):
         path = self.path.split("?", 1)[0]
-        if path == "/metrics":
+        if path == "/debug/ingress" and self.port is not None:
+            self._send(200, [("Content-Type", "application/json")], json.dumps(self.port.describe()).encode())
+        elif path == "/metrics":
             self._send(200, [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], self.mesh.metrics.render())
         elif path == "/debug/objects":
             self._send(200, [("Content-Type", "application/json")], json.dumps(self.mesh.objects()).encode())
@@ -187,10 +233,79 @@ class MetricsHandler(_Handler):
 
     do_HEAD = do_GET
 
+    def do_POST(self):
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if path != "/debug/ingress" or self.port is None:
+            self._send(404, [("Content-Type", "text/plain")], b"mesh simulator: not found\n")
+            return
+        try:
+            state = json.loads(raw.decode() or "{}").get("state")
+        except (ValueError, AttributeError):
+            state = None
+        if state not in INGRESS_STATES:
+            self._send(400, [("Content-Type", "text/plain")],
+                       ("mesh simulator: state must be one of %s, got %r\n" % (", ".join(INGRESS_STATES), state))
+                       .encode())
+            return
+        self.port.set_state(state)
+        self._send(200, [("Content-Type", "application/json")], json.dumps(self.port.describe()).encode())
 
-def serve(handler_class, mesh, address):
-    """Start a server on (host, port) in a thread; returns the server (its .server_address has the port)."""
-    handler = type(handler_class.__name__, (handler_class,), {"mesh": mesh})
+
+class IngressPort(object):
+    """The ingress listener, in one of INGRESS_STATES; it keeps its address when it listens again."""
+
+    def __init__(self, mesh, address):
+        self.mesh = mesh
+        self.state = "serving"
+        self._lock = threading.Lock()
+        self._answering = threading.Event()
+        self._answering.set()
+        self.server = serve(IngressHandler, mesh, address, port=self)
+        self.address = self.server.server_address[:2]
+
+    def describe(self):
+        return {"state": self.state, "address": "%s:%d" % self.address}
+
+    def hold_request(self):
+        """True when the request must go unanswered: waits while the ingress hangs (at most MAX_HANG_S)."""
+        if self._answering.is_set():
+            return False
+        self._answering.wait(MAX_HANG_S)
+        return True
+
+    def set_state(self, state):
+        with self._lock:
+            if state == self.state:
+                return
+            if state == "hanging":
+                self._answering.clear()
+            else:
+                self._answering.set()
+            if state == "refusing":
+                self._close()
+            elif self.server is None:
+                self.server = serve(IngressHandler, self.mesh, self.address, port=self)
+            self.state = state
+
+    def _close(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server.drop_connections()
+            self.server = None
+
+    def close(self):
+        with self._lock:
+            self._answering.set()
+            self._close()
+
+
+def serve(handler_class, mesh, address, port=None):
+    """Start a server on (host, port) in a thread; returns the server (its .server_address has the port).
+    ``port`` is the IngressPort the handlers see (the ingress's own, or the one the metrics port controls)."""
+    handler = type(handler_class.__name__, (handler_class,), {"mesh": mesh, "port": port})
     server = _Server(address, handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=handler_class.__name__,
                      daemon=True).start()
