@@ -275,16 +275,80 @@ def port_free(port, host="127.0.0.1"):
 
 
 class OutageWatch(VirtualServiceWatch):
-    """The VirtualService watch across an API server outage: while the server is down the watch
-    cannot connect, and resumes from the last resourceVersion it saw once it is back, so no stored
-    version is missed. Connection errors are expected then; any other error (a 410 Gone would mean
-    versions were missed) fails the test."""
+    """The VirtualService watch across an API server outage. While the server is down the watch
+    cannot connect (connection errors, expected); once it is back, its watch cache starts at the
+    current revision, so resuming from the last resourceVersion seen is refused with 410 Gone, and
+    the watch lists again (`relists`: the times). A write that completed between the outage and that
+    list would be missed: `wait_resumed()` before anything writes again, and compare with the audit
+    log (`stored_versions`). Any other error fails the test."""
+
+    def __init__(self, cluster, namespace, plural="virtualservices"):
+        self.relists = []
+        self.resumed_at = None
+        VirtualServiceWatch.__init__(self, cluster, namespace, plural)
+
+    def _run(self):
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                stream = w.stream(self._api.list_namespaced_custom_object, "networking.istio.io", "v1",
+                                  self.namespace, self.plural, resource_version=self._rv, timeout_seconds=1,
+                                  allow_watch_bookmarks=False)
+                for event in stream:
+                    obj = event["object"]
+                    self._rv = obj["metadata"]["resourceVersion"]
+                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        self.versions.append((time.time(), obj["metadata"]["name"], self._rv,
+                                              None if event["type"] == "DELETED" else obj))
+                    if self._stop.is_set():
+                        break
+                if self.errors and self.resumed_at is None:
+                    self.resumed_at = time.time()
+            except ApiException as err:
+                if err.status == 410:
+                    self._relist()
+                else:
+                    self.errors.append("ApiException(%s, %s)" % (err.status, err.reason))
+                    time.sleep(0.2)
+            except Exception as err:  # pylint: disable=broad-except
+                self.errors.append(repr(err))
+                time.sleep(0.2)
+            finally:
+                w.stop()
+
+    def _relist(self):
+        listed = self._api.list_namespaced_custom_object("networking.istio.io", "v1", self.namespace, self.plural)
+        self._rv = listed["metadata"]["resourceVersion"]
+        now = time.time()
+        self.relists.append(now)
+        seen = set((n, rv) for dummy, n, rv, dummy in self.versions)
+        for item in listed["items"]:
+            key = (item["metadata"]["name"], item["metadata"]["resourceVersion"])
+            if key not in seen:
+                self.versions.append((now, key[0], key[1], item))
+
+    def wait_resumed(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.resumed_at is None:
+            time.sleep(0.1)
+        assert self.resumed_at is not None, "the VirtualService watch did not resume: %s" % self.errors[-3:]
+
+    def stored_versions(self, name):
+        """The distinct resourceVersions of one VirtualService the watch saw, oldest first."""
+        out = []
+        for dummy, n, rv, obj in self.versions:
+            if n == name and obj is not None and rv not in out:
+                out.append(rv)
+        return out
 
     def stop(self):
         self._stop.set()
         self._thread.join(10)
         unexpected = [e for e in self.errors if not _is_connection_error(e)]
-        assert not unexpected, "the VirtualService watch broke: %s" % unexpected
+        assert not unexpected, "the VirtualService watch broke: %s" % unexpected[:5]
         return self.versions
 
 
