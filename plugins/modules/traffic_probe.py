@@ -351,7 +351,8 @@ MODULE_SPEC = dict(
     host=dict(type="str"),
     path=dict(type="str"),
     method=dict(type="str", default="GET"),
-    headers=dict(type="dict", default={}),
+    # Often a credential (Authorization, a cookie): never shown in the task's arguments or result.
+    headers=dict(type="dict", default={}, no_log=True),
     body=dict(type="str"),
     requests=dict(type="int", default=100),
     concurrency=dict(type="int", default=4),
