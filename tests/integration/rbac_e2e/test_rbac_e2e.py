@@ -9,6 +9,7 @@ off: it reads the whole cluster (see docs/rbac/README.md), which a namespaced id
 """
 
 import os
+import re
 import uuid
 
 import pytest
@@ -103,25 +104,41 @@ def test_the_release_roles_grant_nothing_the_releases_did_not_use(releases):
         assert all("*" not in part for rule in grants for part in rule), grants
 
 
-def test_a_read_only_identity_is_refused_naming_the_verb_and_moves_no_traffic(cluster, k8s, namespace, prometheus_url,
-                                                                              tmp_path):
+@pytest.fixture(scope="module")
+def read_only_run(cluster, k8s, prometheus_url, tmp_path_factory):
+    """canary.yml, as for the releases above, under an identity bound to role-read.yaml alone, in a
+    namespace laid out for a release: (identity, namespace, VirtualService before, result, audit, mark)."""
     audit = TimedAuditLog(cluster["audit_log"]) if cluster["audit_log"] else None
     if audit is None or not os.path.exists(audit.path):
         pytest.skip("no audit log for this cluster")
-    create_release(k8s, namespace)
-    before = raw_virtual_service(namespace)
-    identity = BoundIdentity(cluster, namespace, "reader", [(namespace, READ_ROLE)], str(tmp_path / "kubeconfig"))
-    plan = deployed_release(namespace, prometheus_url, None, identity.kubeconfig, "v1", "v2")
-    mark = audit.mark()
-    result = run_playbook("canary.yml", plan, env=NO_ADMIN)
+    namespace = "t-rbac-read-%s" % uuid.uuid4().hex[:6]
+    ns_api = k8s.resources.get(api_version="v1", kind="Namespace")
+    ns_api.create(body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    try:
+        create_release(k8s, namespace)
+        before = raw_virtual_service(namespace)
+        identity = BoundIdentity(cluster, namespace, "reader", [(namespace, READ_ROLE)],
+                                 str(tmp_path_factory.mktemp("rbac-read") / "kubeconfig"))
+        plan = deployed_release(namespace, prometheus_url, None, identity.kubeconfig, "v1", "v2")
+        mark = audit.mark()
+        result = run_playbook("canary.yml", plan, env=NO_ADMIN)
+        yield identity, namespace, before, result, audit, mark
+    finally:
+        try:
+            ns_api.delete(name=namespace)
+        except Exception:  # already gone
+            pass
+
+
+def test_a_read_only_identity_is_refused_naming_the_verb_and_moves_no_traffic(read_only_run):
+    identity, namespace, before, result, audit, mark = read_only_run
     assert result.rc != 0, result.summary()
     message = result.failure() or ""
     # The refusal says so, and names the verb and the resource it was refused.
     assert "forbidden" in message.lower(), message
     refused = [e for e in audit.timed_events(mark, user=identity.user) if e.code == 403]
     assert refused, "the run failed, but not on a refusal: %s" % message
-    first = refused[0]
-    assert first.verb in message and first.resource in message, (first, message)
+    assert re.search(r"\b%s\b.*\b%s\b" % (refused[0].verb, refused[0].resource), message), (refused[0], message)
     # No traffic moved: no write of that identity succeeded, and the VirtualService is as it was.
     written = [e for e in audit.writes(mark, user=identity.user) if e.code and e.code < 300]
     assert written == [], written
@@ -129,3 +146,14 @@ def test_a_read_only_identity_is_refused_naming_the_verb_and_moves_no_traffic(cl
     after = raw_virtual_service(namespace)
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert primary_weights(namespace) == {"v1": 100}
+
+
+@pytest.mark.xfail(strict=True, reason="roles/deploy_versions/tasks/read.yml (not this suite's to change) reports a "
+                   "403 as 'cannot reach the Kubernetes API server' followed by the client's HTTP dump; the change is "
+                   "asked for in the issue-11 report")
+def test_the_refusal_is_one_clear_line(read_only_run):
+    identity, namespace, before, result, audit, mark = read_only_run
+    message = (result.failure() or "").strip()
+    assert result.rc != 0 and "\n" not in message, message
+    assert "cannot reach" not in message and "HTTP response headers" not in message, message
+    assert "get" in message and "namespaces" in message and "forbidden" in message.lower(), message
