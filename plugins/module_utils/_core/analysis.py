@@ -285,13 +285,13 @@ def format_number(value):
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def read_value(data):
+def read_value(data, param=None):
     """(value, raw, why_no_data) from the data of an instant query.
 
     NaN and an empty result are no data (value None, `why` says which). An infinity is returned as
     the value, with `why` set: it is a breach of the bound it lies beyond (a p99 slower than the
     highest histogram bucket is +Inf), and no data otherwise. More than one series is an error: a gate
-    needs one number, never a pick among many.
+    needs one number, never a pick among many: an error about `param` (``metrics[0].query``), when given.
     """
     if not isinstance(data, dict):
         raise AnalysisError("the query's answer has no data")
@@ -306,7 +306,7 @@ def read_value(data):
             labels = [s.get("metric", {}) for s in result[:3]]
             raise AnalysisError("query returned %d series (%s%s), not one value: aggregate it, "
                                 "for example with sum()" % (len(result), "; ".join(_labels(lab) for lab in labels),
-                                                            " ..." if len(result) > 3 else ""))
+                                                            " ..." if len(result) > 3 else ""), param=param)
         sample = result[0].get("value")
     else:
         raise AnalysisError("query returned a %s, not an instant vector or scalar" % kind)
@@ -389,7 +389,7 @@ def measure(config, iteration, attempt, query, now, may_wait, records, warnings=
             record.update(requests=count, min_requests=metric.min_requests)
             if count < metric.min_requests:
                 too_few = "%s requests < min_requests %d" % (format_number(count), metric.min_requests)
-        value, raw, why = read_value(query(record["query"]))
+        value, raw, why = read_value(query(record["query"]), param=metric.param + ".query")
         _warned(record, warnings)
         finite = value is not None and math.isfinite(value)
         record["value"] = value if finite else None

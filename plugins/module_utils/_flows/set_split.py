@@ -51,13 +51,17 @@ class ConcurrentWeightChange(RolloutsError):
     """The route's weights were changed by someone else between this run's first read and its write."""
 
 
-def read_virtual_service(api, namespace, name):
-    """The live VirtualService, or an error that says whether the namespace or the object is missing."""
+def read_virtual_service(api, namespace, name, param=None):
+    """The live VirtualService, or an error that says whether the namespace or the object is missing.
+
+    ``param`` is the option the name came from (``name``, ``virtual_services[0].name``): a missing
+    object is an error about it. Without it the message names no option.
+    """
     vs = api.get(VIRTUAL_SERVICE, namespace, name)
     if vs is None:
         if api.namespace_exists(namespace) is False:
             raise IstioError("namespace %s does not exist" % namespace)
-        raise IstioError("VirtualService %s not found in namespace %s" % (name, namespace))
+        raise IstioError("VirtualService %s not found in namespace %s" % (name, namespace), param=param)
     return vs
 
 
@@ -136,7 +140,7 @@ def set_split(api, namespace, name, destinations, route=None, check_mode=False, 
     attempts, refused, first_weights = 0, None, None
     while True:
         attempts += 1
-        vs = read_virtual_service(api, namespace, name)
+        vs = read_virtual_service(api, namespace, name, param="name")
         if refused is not None and vs["metadata"]["resourceVersion"] == refused[0]:
             # Refused although nobody wrote in between: the patch itself is at fault.
             raise IstioError(explain(refused[1], "patch", resource_name(VIRTUAL_SERVICE), namespace, name), refused[1])

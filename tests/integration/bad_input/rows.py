@@ -76,9 +76,7 @@ MODULE_ROWS = [
         ["namespace"], _ts(namespace="{nons}")),
     row("traffic-split-missing-virtual-service", "module", "traffic_split `name`",
         "a VirtualService that does not exist",
-        ["name"], _ts(name="nosuch"),
-        pending="_flows/set_split.py (read_virtual_service): 'VirtualService nosuch not found' should name the "
-                "option (name), as a RouteError('name', ...)"),
+        ["name"], _ts(name="nosuch")),
     row("traffic-split-missing-destination-rule", "module", "traffic_split `destinations`",
         "a VirtualService whose host has no DestinationRule", ["destinations"],
         _ts(name="lonely", destinations=[{"subset": "v1", "weight": 90}, {"subset": "v2", "weight": 10}])),
@@ -129,9 +127,7 @@ MODULE_ROWS = [
                                                        "token": "the-wrong-token", "retries": 0}}),
     row("prometheus-check-several-series", "module", "prometheus_check `metrics[0]`",
         "a query that returns two series", ["metrics[0]"],
-        _check(metrics=[{"name": "two-series", "query": _TWO_SERIES, "min": 0}]),
-        pending="_core/analysis.py (judge): 'query returned 2 series' should name the metric's option "
-                "(metrics[0].query), as the other metric errors do"),
+        _check(metrics=[{"name": "two-series", "query": _TWO_SERIES, "min": 0}])),
     row("prometheus-check-unknown-metric", "module", "prometheus_check `metrics[0].query`",
         "metric `request-happiness` without a query", ["metrics[0].query"],
         _check(metrics=[{"name": "request-happiness", "min": 99}])),

@@ -552,11 +552,19 @@ def test_an_error_in_the_request_count_names_its_query():
     assert result["reason"].endswith("request-success-rate: Prometheus at http://p is unreachable: refused (4 attempts)")
 
 
-def test_an_ambiguous_answer_fails_closed():
-    prom = FakeQuery(custom=vector(1, 2))
-    result = run(config([{"name": "by-pod", "query": "up", "max": 5}]), prom).result()
+def test_an_ambiguous_answer_fails_closed_naming_the_metrics_query():
+    prom = FakeQuery(success=[100], custom=vector(1, 2))
+    result = run(config([SUCCESS, {"name": "by-pod", "query": "up", "max": 5}]), prom).result()
     assert result["verdict"] == "fail"
-    assert "by-pod: query returned 2 series" in result["reason"]
+    assert "by-pod: metrics[1].query: query returned 2 series" in result["reason"]
+    assert result["checks"][-1]["verdict"] == "error"
+
+
+def test_read_value_names_the_option_of_an_ambiguous_answer():
+    with pytest.raises(A.AnalysisError) as err:
+        A.read_value(vector(1, 2), param="metrics[3].query")
+    assert err.value.param == "metrics[3].query"
+    assert str(err.value).startswith("metrics[3].query: query returned 2 series")
 
 
 def test_an_unexpected_exception_is_not_swallowed():

@@ -110,8 +110,10 @@ def test_split_guard_failure_without_a_concurrent_write_is_an_error_not_a_loop()
 
 
 def test_split_missing_object_and_namespace():
-    with pytest.raises(IstioError, match="VirtualService reviews not found in namespace shop"):
+    with pytest.raises(IstioError) as err:
         set_split(FakeApi([]), "shop", "reviews", SPLIT)
+    assert err.value.param == "name"
+    assert str(err.value) == "name: VirtualService reviews not found in namespace shop"
     with pytest.raises(IstioError, match="namespace gone does not exist"):
         set_split(FakeApi([], namespaces=()), "gone", "reviews", SPLIT)
 
