@@ -90,9 +90,11 @@ def test_after_prometheus_comes_back_a_retry_promotes(release, prometheus_proxy)
     assert re.search(r"shift_traffic_prometheus_url: metric " + METRIC + ": " + URL + " is unreachable",
                      refused.failure()), refused.failure()
     prometheus_proxy.set_mode("pass")
-    # Back: the same run again finds the rollout Failed, nothing to do, traffic stays on stable.
+    # Back: the same run again finds the rollout Failed, writes nothing, and says to run retry.yml.
     again = run_playbook("canary.yml", plan_vars)
-    assert again.rc == 0 and again.changed == 0, again.summary()
+    assert again.rc != 0 and again.changed == 0, again.summary()
+    assert re.search(r"rollout podinfo is Failed: candidate v2 was rolled back \(step 1 \(20 %\): .*unreachable.*"
+                     r"Run retry\.yml", again.failure()), again.failure()
     assert read_record(release.namespace)["phase"] == "Failed"
     retried = run_playbook("retry.yml", plan_vars)
     assert retried.rc == 0, retried.summary()
