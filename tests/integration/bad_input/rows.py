@@ -253,35 +253,26 @@ ROLE_ROWS = [
 ]
 
 
-_PLAYBOOK_GATE = ("playbooks/*.yml: the message names the role variable (shift_traffic_*) the playbook set from "
-                  "release_*; a first task running rollouts.istio.rollout_plan with param_prefix release_ (app, "
-                  "namespace, stable, candidate, prometheus_url), and a gate on release_kubeconfig/release_context, "
-                  "would name the release_* variable")
-
-
 def _pb(playbook, **extra):
     return {"playbook": playbook, "vars": extra}
 
 
 PLAYBOOK_ROWS = [
     row("canary-app-uppercase", "playbook", "canary.yml `release_app`", "`PodInfo`", ["release_app"],
-        _pb("canary.yml", release_app="PodInfo"), pending=_PLAYBOOK_GATE),
+        _pb("canary.yml", release_app="PodInfo")),
     row("canary-missing-namespace", "playbook", "canary.yml `release_namespace`", "a namespace that does not exist",
-        ["release_namespace"], _pb("canary.yml", release_namespace="{nons}"), pending=_PLAYBOOK_GATE),
+        ["release_namespace"], _pb("canary.yml", release_namespace="{nons}")),
     row("canary-candidate-without-deployment", "playbook", "canary.yml `release_candidate`",
-        "a candidate without a Deployment", ["release_candidate"], _pb("canary.yml", release_candidate="v4"),
-        pending=_PLAYBOOK_GATE),
+        "a candidate without a Deployment", ["release_candidate"], _pb("canary.yml", release_candidate="v4")),
     row("canary-prometheus-url-without-scheme", "playbook", "canary.yml `release_prometheus_url`",
-        "`prometheus:9090`", ["release_prometheus_url"], _pb("canary.yml", release_prometheus_url="prometheus:9090"),
-        pending=_PLAYBOOK_GATE),
+        "`prometheus:9090`", ["release_prometheus_url"], _pb("canary.yml", release_prometheus_url="prometheus:9090")),
     row("canary-kubeconfig-missing", "playbook", "canary.yml `release_kubeconfig`", "a kubeconfig that does not exist",
-        ["release_kubeconfig"], _pb("canary.yml", release_kubeconfig="{nofile}"), pending=_PLAYBOOK_GATE),
+        ["release_kubeconfig"], _pb("canary.yml", release_kubeconfig="{nofile}")),
     row("canary-deploy-without-image", "playbook", "canary.yml `release_images`",
         "release_deploy with a candidate that has no image", ["release_images"],
         _pb("canary.yml", release_deploy=True, release_candidate="v7")),
     row("blue-green-context-unknown", "playbook", "blue_green.yml `release_context`",
-        "a context the kubeconfig does not have", ["release_context"], _pb("blue_green.yml", release_context="nosuch"),
-        pending=_PLAYBOOK_GATE),
+        "a context the kubeconfig does not have", ["release_context"], _pb("blue_green.yml", release_context="nosuch")),
 ]
 
 # A row that writes before it fails runs alone: in a namespace and as a ServiceAccount of its own, so its
