@@ -276,7 +276,7 @@ virtual_services:
 weights_changed:
   description:
     - When the action was refused because the first VirtualService's controlled route does not have the
-      weights the rollout last wrote: the VirtualService, the route, the C(live) and the C(recorded) weights.
+      weights the rollout last wrote; it holds the VirtualService, the route, the C(live) and the C(recorded) weights.
   returned: failure
   type: dict
   sample: {virtual_service: demo/podinfo, route: primary, live: {stable: 70, candidate: 30},
