@@ -281,11 +281,7 @@ ALONE_ROWS = [
     row("shift-traffic-approval-without-terminal", "alone", "shift_traffic `shift_traffic_approval_mode`",
         "approval before_promotion with approval_mode pause, and no terminal to answer",
         ["shift_traffic_approval_mode"],
-        _st(approval="before_promotion", approval_mode="pause", steps=[50], metrics=[], allow_no_metrics=True),
-        pending="roles/shift_traffic: with approval_mode pause and no terminal the run writes step 1 before it asks "
-                "(then rolls back). A task cannot see the controller's terminal (the workers' stdin is /dev/null), "
-                "so preflight needs a small action plugin that asks Ansible's Display whether it can prompt "
-                "(AnsiblePromptNoninteractive), and refuses pause without one, naming shift_traffic_approval_mode"),
+        _st(approval="before_promotion", approval_mode="pause", steps=[50], metrics=[], allow_no_metrics=True)),
 ]
 
 ROWS = MODULE_ROWS + ROLE_ROWS + PLAYBOOK_ROWS + ALONE_ROWS
