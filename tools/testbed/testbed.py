@@ -336,6 +336,11 @@ def start_cluster(state, bins, version):
          "--kube-scheduler-binary", bins["kube-scheduler"],
          "--etcd-binary", bins["etcd"], "--kwok-controller-binary", bins["kwok"],
          "--kube-authorization", "--kube-audit-policy", policy,
+         # Without a kubelet to restart them, a controller-manager or scheduler that loses its lease
+         # (the API server away for ~10 s, as the outage tests make it) would exit for good and leave
+         # Deployments unavailable for every later test. One of each runs: no election is needed.
+         "--extra-args", "kube-controller-manager=leader-elect=false",
+         "--extra-args", "kube-scheduler=leader-elect=false",
          "--kubeconfig", state["kubeconfig"], "--wait", "2m", "--quiet-pull"],
         env=env, capture=True, timeout=300)
     state["audit_log"] = os.path.join(kwok_dir, "clusters", CLUSTER, "logs", "audit.log")

@@ -32,8 +32,8 @@ test (`tests/integration/bad_input/`, one row of `rows.py` each) that asserts, o
 The rows run in batches (all module rows as the tasks of one play, the role rows as block/rescue
 around `include_role` in a few plays, the playbook rows side by side), so the whole catalogue takes a
 few minutes. A row marked *pending* does not hold yet: the last column says what has to change, and its
-test fails as soon as the row holds, so the mark comes off then. The one row that still writes before
-it fails (`shift-traffic-approval-without-terminal`) runs beside the batches in a namespace and as a
+test fails as soon as the row holds, so the mark comes off then. The one row that wrote before it
+failed until preflight learnt to refuse it (`shift-traffic-approval-without-terminal`) runs beside the batches in a namespace and as a
 ServiceAccount of its own, so its writes cannot hide the others'. No row needs the mesh simulator: none
 gets as far as traffic. In a message, `<ns>` is the test's
 namespace and `http://127.0.0.1:<port>` a local server (a port nobody listens on, or a fake Prometheus

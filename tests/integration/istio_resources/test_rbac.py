@@ -143,7 +143,7 @@ def test_missing_virtual_service_is_clear_without_namespace_read_rights(namespac
     res = play(with_conn(conn, [{"name": "split", "rollouts.istio.traffic_split": {
         "name": "reviews", "namespace": namespace,
         "destinations": [{"host": "reviews", "subset": "stable", "weight": 100}]}}]), env=NO_KUBECONFIG)
-    assert res[0]["failed"] and res[0]["msg"] == "VirtualService reviews not found in namespace %s" % namespace
+    assert res[0]["failed"] and res[0]["msg"] == "name: VirtualService reviews not found in namespace %s" % namespace
 
 
 def test_awx_kubernetes_credential_environment(mesh_app, connect_as):

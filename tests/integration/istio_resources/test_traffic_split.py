@@ -165,7 +165,7 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(mesh_app, audit, destinat
 def test_missing_virtual_service(namespace, audit):
     mark = audit.mark()
     task = play([split_task(namespace, weights(90, 10))])[0]
-    assert task["failed"] and task["msg"] == "VirtualService reviews not found in namespace %s" % namespace
+    assert task["failed"] and task["msg"] == "name: VirtualService reviews not found in namespace %s" % namespace
     assert audit.writes(mark, namespace=namespace) == []
 
 
