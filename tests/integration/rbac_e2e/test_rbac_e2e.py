@@ -148,9 +148,6 @@ def test_a_read_only_identity_is_refused_naming_the_verb_and_moves_no_traffic(re
     assert primary_weights(namespace) == {"v1": 100}
 
 
-@pytest.mark.xfail(strict=True, reason="roles/deploy_versions/tasks/read.yml (not this suite's to change) reports a "
-                   "403 as 'cannot reach the Kubernetes API server' followed by the client's HTTP dump; the change is "
-                   "asked for in the issue-11 report")
 def test_the_refusal_is_one_clear_line(read_only_run):
     identity, namespace, before, result, audit, mark = read_only_run
     message = (result.failure() or "").strip()
