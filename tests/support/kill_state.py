@@ -87,8 +87,8 @@ def normalize(objects, namespace):
                                  "containers": [c.get("image") for c in (template.get("spec") or {}).get(
                                      "containers") or []]}}
         elif kind == "services":
-            spec = {"selector": spec.get("selector"), "ports": [(p.get("name"), p.get("port")) for p in
-                                                                 spec.get("ports") or []]}
+            ports = [(p.get("name"), p.get("port")) for p in spec.get("ports") or []]
+            spec = {"selector": spec.get("selector"), "ports": ports}
         entry["spec"] = spec
         state[key] = entry
     text = json.dumps(state, sort_keys=True).replace(namespace, "<ns>")

@@ -322,8 +322,8 @@ def batches(cluster, bad_input_bed):
     keep = os.environ.get("ROLLOUTS_BAD_INPUT_KEEP")
     if keep:  # a file to keep every outcome and write in, to read a failure afterwards
         with open(keep, "w") as fh:
-            json.dump({"started": started, "outcomes": dict((k, vars(o) if o.run is None else dict(vars(o), run=None))
-                                                             for k, o in outcomes.items()),
+            kept = dict((k, vars(o) if o.run is None else dict(vars(o), run=None)) for k, o in outcomes.items())
+            json.dump({"started": started, "outcomes": kept,
                        "writes": [dict(repr=repr(e), time=e.time, agent=e.user_agent) for e in events
                                   if e.user in (bed.user, bed.alone.user)
                                   or e.namespace in bed.namespaces + bed.alone.namespaces]},

@@ -24,8 +24,8 @@ SAYS = {
     "down": METRIC + r": " + URL + r" is unreachable: .*Connection refused.* \(4 attempts\)",
     # The role leaves the client's defaults: 30 s a query, 3 retries.
     "slow": METRIC + r": " + URL + r" did not answer within 30s \(timeout\) \(4 attempts\)",
-    "not_json": METRIC + r": " + URL + r" answered with something that is not its JSON API \(HTTP 200, "
-                r"Content-Type text/html\)",
+    "not_json": (METRIC + r": " + URL + r" answered with something that is not its JSON API \(HTTP 200, "
+                 r"Content-Type text/html\)"),
     # The role's checks count the requests first (min_requests); a count of NaN or +Inf is taken as 0
     # requests, so the line says "no data (0 requests < min_requests 10)" and the check records carry
     # the raw NaN / +Inf (reported: the line could say the count was NaN).

@@ -41,8 +41,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if server.upstream is None:
             status = server.answers.get(path, 404)
-            self._reply(status, [("Content-Type", "application/json")], b'{"ok": %s}' % (b"true" if status < 300
-                                                                                       else b"false"))
+            ok = b"true" if status < 300 else b"false"
+            self._reply(status, [("Content-Type", "application/json")], b'{"ok": %s}' % ok)
             return
         conn = http.client.HTTPConnection(server.upstream.hostname, server.upstream.port, timeout=30)
         try:

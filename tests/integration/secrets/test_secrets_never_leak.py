@@ -238,7 +238,7 @@ def test_prometheus_basic_auth_token_and_probe_header_at_vvv_print_no_secret(pro
         # The last check failed, and said why; Prometheus was asked with each credential.
         assert result.rc == 2, result.stdout[-3000:]
         assert "always-one" in result.stdout and "max 0" in result.stdout, result.stdout[-3000:]
-        seen = [h for h in prometheus.headers_seen("authorization")[before:]]
+        seen = list(prometheus.headers_seen("authorization")[before:])
         assert "Basic " + basic in seen and "Bearer " + token in seen, seen
         assert app.headers_seen("authorization")[before_app:] == ["Bearer " + probe_token] * 5
         sources = {"stdout": result.stdout, "stderr": result.stderr}
@@ -249,8 +249,8 @@ def test_prometheus_basic_auth_token_and_probe_header_at_vvv_print_no_secret(pro
         assert found == [], "%s: secrets in what the run wrote: %s" % (callback, found)
 
 
-def test_a_refused_pre_rollout_hook_stops_the_run_saying_why_without_its_header(k8s, namespace, prometheus_url,
-                                                                               recorder, audit, tmp_path):
+def test_a_refused_pre_rollout_hook_stops_the_run_saying_why_without_its_header(
+        k8s, namespace, prometheus_url, recorder, audit, tmp_path):
     create_release(k8s, namespace)
     hooks = recorder(answers={"/refused": 403})
     token = secret("hook-auth")
