@@ -14,10 +14,11 @@ module makes only the requests it needs: one read and one write of a VirtualServ
 from __future__ import annotations
 
 import json
+import os
 
 from urllib.parse import quote, urlencode, urlparse
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
+from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError, RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_auth import (
     auth_spec,
     build_configuration,
@@ -236,9 +237,17 @@ def client_from_params(params, field_manager=FIELD_MANAGER):
         return _direct_client(auth, headers, field_manager)
     import kubernetes.config
 
+    kubeconfig = auth.get("kubeconfig")
+    if isinstance(kubeconfig, str) and kubeconfig and not os.path.exists(os.path.expanduser(kubeconfig)):
+        raise ParameterError("kubeconfig", "the file %s does not exist" % kubeconfig)
     try:
         configuration = build_configuration(auth)
     except (kubernetes.config.ConfigException, OSError) as exc:
+        # Name the option at fault: the context when the kubeconfig has no such context, else the kubeconfig.
+        if auth.get("context") and "context" in str(exc).lower():
+            raise ParameterError("context", "could not load the Kubernetes connection settings: %s" % exc)
+        if kubeconfig:
+            raise ParameterError("kubeconfig", "could not load the Kubernetes connection settings: %s" % exc)
         raise K8sError("could not load the Kubernetes connection settings: %s" % exc)
     if not getattr(configuration, "host", None):
         raise K8sError("no Kubernetes API server: give host or kubeconfig, or set K8S_AUTH_HOST or K8S_AUTH_KUBECONFIG")

@@ -33,8 +33,8 @@ class PrometheusError(RolloutsError):
     """A query Prometheus did not answer. `kind` says which failure, for callers that branch on it:
     unreachable, timeout, tls, auth, not_found, bad_query, execution, server, bad_response."""
 
-    def __init__(self, message, kind):
-        super(PrometheusError, self).__init__(message)
+    def __init__(self, message, kind, param=None):
+        super(PrometheusError, self).__init__(message, param=param)
         self.kind = kind
 
 
@@ -75,7 +75,8 @@ class PrometheusClient(object):
             raise PrometheusError("no Prometheus URL: set url (or PROMETHEUS_URL)", "unreachable")
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PrometheusError("Prometheus URL %r is not an http:// or https:// URL" % _redact(url), "unreachable")
+            raise PrometheusError("Prometheus URL %r is not an http:// or https:// URL" % _redact(url), "unreachable",
+                                  param="url")
         if username is None and parts.username is not None:
             # Credentials written into the URL work as basic auth, and are taken out of it.
             username = urllib.parse.unquote(parts.username)

@@ -27,8 +27,6 @@ def row(id, family, where, given, expect, task, pending=None):
 
 _LONG = "a" * 64
 _TWO_SERIES = 'label_replace(vector(1), "copy", "a", "", "") or label_replace(vector(2), "copy", "b", "", "")'
-_EDGE_K8S = ("_edges/k8s_client.py (client_from_params): a kubeconfig that cannot be loaded should raise a "
-             "ParameterError naming kubeconfig (or context, when the context is not in it)")
 _EDGE_PROM = ("_edges/prometheus_client.py / _runner/prometheus_args.py: the URL check and the connection errors "
               "should name the option (url), as a ParameterError or with param='url'")
 
@@ -87,9 +85,9 @@ MODULE_ROWS = [
     row("traffic-split-unknown-route", "module", "traffic_split `route`", "a route the VirtualService does not have",
         ["route"], _ts(route="nosuch")),
     row("traffic-split-kubeconfig-missing", "module", "traffic_split `kubeconfig`", "a kubeconfig that does not exist",
-        ["kubeconfig"], _ts(kubeconfig="{nofile}"), pending=_EDGE_K8S),
+        ["kubeconfig"], _ts(kubeconfig="{nofile}")),
     row("traffic-split-context-unknown", "module", "traffic_split `context`", "a context the kubeconfig does not have",
-        ["context"], _ts(context="nosuch"), pending=_EDGE_K8S),
+        ["context"], _ts(context="nosuch")),
     row("traffic-split-unknown-conflict-policy", "module", "traffic_split `on_concurrent_weight_change`",
         "`sometimes`", ["on_concurrent_weight_change"], _ts(on_concurrent_weight_change="sometimes")),
     row("virtual-service-weights-add-up-to-110", "module", "virtual_service `http[0]`", "weights 50 + 60",
@@ -120,7 +118,7 @@ MODULE_ROWS = [
     row("prometheus-query-invalid-promql", "module", "prometheus_query `query`", "`sum(rate(`", ["query"],
         {"rollouts.istio.prometheus_query": {"url": "{prometheus}", "query": "sum(rate("}}),
     row("prometheus-query-url-without-scheme", "module", "prometheus_query `url`", "`prometheus:9090`", ["url"],
-        {"rollouts.istio.prometheus_query": {"url": "prometheus:9090", "query": "up"}}, pending=_EDGE_PROM),
+        {"rollouts.istio.prometheus_query": {"url": "prometheus:9090", "query": "up"}}),
     row("prometheus-query-unreachable", "module", "prometheus_query `url`", "a port nobody listens on", ["url"],
         {"rollouts.istio.prometheus_query": {"url": "http://127.0.0.1:{dead}", "query": "up", "retries": 0}},
         pending=_EDGE_PROM),
