@@ -97,8 +97,13 @@ def test_the_release_roles_grant_nothing_the_releases_did_not_use(releases):
     assert elsewhere == [], elsewhere
     for ns, role_file in ((namespace, RELEASE_ROLE), (ROOT_NAMESPACE, ROOT_ROLE)):
         grants = granted(role_file)
-        assert grants - used[ns] == set(), "%s grants what the releases never used in %s: %s" % (
-            os.path.basename(role_file), ns, sorted(grants - used[ns]))
+        unused = grants - used[ns]
+        if role_file == ROOT_ROLE:
+            # Preflight lists DestinationRules in the mesh root only when the app's namespaces have none;
+            # these releases create their own, so the root Role (for DestinationRules kept there) goes unused.
+            unused -= {("networking.istio.io", "destinationrules", "list")}
+        assert unused == set(), "%s grants what the releases never used in %s: %s" % (
+            os.path.basename(role_file), ns, sorted(unused))
         assert used[ns] - grants == set(), "the releases used what %s does not grant in %s: %s" % (
             os.path.basename(role_file), ns, sorted(used[ns] - grants))
         assert all("*" not in part for rule in grants for part in rule), grants

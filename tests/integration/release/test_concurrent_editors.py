@@ -75,7 +75,7 @@ def test_edits_by_another_client_survive_the_promotion(release):
 
 
 def test_edits_by_another_client_survive_the_rollback(release):
-    run = start_playbook("canary.yml", release.vars(steps=[10, 50, 100], iterations=3, threshold=1))
+    run = start_playbook("canary.yml", release.vars(steps=[10, 50, 100], iterations=3, threshold=2))
     at_step_2(release, run)
     edit(release.namespace, three_edits)
     # The candidate goes bad after the edits: the gate of step 2 (or 3) fails and the run rolls back.
