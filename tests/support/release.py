@@ -443,6 +443,24 @@ def split_problems(vs, subsets, host=TUTORIAL_APP):
 
 # ---------------------------------------------------------------- another identity
 
+def token_kubeconfig(cluster, namespace, name, token, path):
+    """A kubeconfig with the cluster of the test bed's and the token alone as credential."""
+    with open(cluster["kubeconfig"]) as fh:
+        config = yaml.safe_load(fh)
+    ctx = next(c["context"] for c in config["contexts"] if c["name"] == config.get("current-context"))
+    cl = copy.deepcopy(next(c for c in config["clusters"] if c["name"] == ctx["cluster"]))
+    ca = cl["cluster"].get("certificate-authority")
+    if ca and not os.path.isabs(ca):
+        cl["cluster"]["certificate-authority"] = os.path.join(os.path.dirname(cluster["kubeconfig"]), ca)
+    own = {"apiVersion": "v1", "kind": "Config", "clusters": [cl],
+           "users": [{"name": name, "user": {"token": token}}],
+           "contexts": [{"name": name, "context": {"cluster": cl["name"], "user": name, "namespace": namespace}}],
+           "current-context": name}
+    with open(path, "w") as fh:
+        yaml.safe_dump(own, fh)
+    return path
+
+
 def serviceaccount_kubeconfig(cluster, namespace, name, path):
     """A kubeconfig for a fresh ServiceAccount with cluster-admin rights, so its requests carry a user
     of their own in the audit log (system:serviceaccount:<ns>:<name>). Returns (path, user)."""
@@ -456,21 +474,7 @@ def serviceaccount_kubeconfig(cluster, namespace, name, path):
     kubectl("create", "clusterrolebinding", "%s-%s" % (namespace, name)[:63], "--clusterrole", "cluster-admin",
             "--serviceaccount", "%s:%s" % (namespace, name))
     token = kubectl("-n", namespace, "create", "token", name).strip()
-    with open(cluster["kubeconfig"]) as fh:
-        config = yaml.safe_load(fh)
-    current = config.get("current-context")
-    ctx = next(c["context"] for c in config["contexts"] if c["name"] == current)
-    cl = next(c for c in config["clusters"] if c["name"] == ctx["cluster"])
-    cl = copy.deepcopy(cl)
-    ca = cl["cluster"].get("certificate-authority")
-    if ca and not os.path.isabs(ca):
-        cl["cluster"]["certificate-authority"] = os.path.join(os.path.dirname(cluster["kubeconfig"]), ca)
-    own = {"apiVersion": "v1", "kind": "Config", "clusters": [cl],
-           "users": [{"name": name, "user": {"token": token}}],
-           "contexts": [{"name": name, "context": {"cluster": cl["name"], "user": name, "namespace": namespace}}],
-           "current-context": name}
-    with open(path, "w") as fh:
-        yaml.safe_dump(own, fh)
+    token_kubeconfig(cluster, namespace, name, token, path)
     deadline = time.time() + 30
     while time.time() < deadline:
         proc = subprocess.run(["kubectl", "--kubeconfig", path, "auth", "can-i", "patch",

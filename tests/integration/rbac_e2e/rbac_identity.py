@@ -7,7 +7,6 @@ user applies them; nothing else grants it anything beyond what every authenticat
 (discovery).
 """
 
-import copy
 import os
 import subprocess
 
@@ -15,6 +14,7 @@ import yaml
 
 from support.istio_objects import REPO
 from support.kube import kubectl, wait_for
+from support.release import token_kubeconfig
 
 RBAC = os.path.join(REPO, "docs", "rbac")
 ROOT_NAMESPACE = "istio-system"
@@ -23,24 +23,6 @@ ROOT_NAMESPACE = "istio-system"
 def role_name(path):
     with open(path) as fh:
         return yaml.safe_load(fh)["metadata"]["name"]
-
-
-def token_kubeconfig(cluster, namespace, name, token, path):
-    """A kubeconfig with the cluster of the test bed's and the token alone as credential."""
-    with open(cluster["kubeconfig"]) as fh:
-        config = yaml.safe_load(fh)
-    ctx = next(c["context"] for c in config["contexts"] if c["name"] == config.get("current-context"))
-    cl = copy.deepcopy(next(c for c in config["clusters"] if c["name"] == ctx["cluster"]))
-    ca = cl["cluster"].get("certificate-authority")
-    if ca and not os.path.isabs(ca):
-        cl["cluster"]["certificate-authority"] = os.path.join(os.path.dirname(cluster["kubeconfig"]), ca)
-    own = {"apiVersion": "v1", "kind": "Config", "clusters": [cl],
-           "users": [{"name": name, "user": {"token": token}}],
-           "contexts": [{"name": name, "context": {"cluster": cl["name"], "user": name, "namespace": namespace}}],
-           "current-context": name}
-    with open(path, "w") as fh:
-        yaml.safe_dump(own, fh)
-    return path
 
 
 class BoundIdentity(object):
