@@ -124,7 +124,8 @@ def test_a_query_with_many_series_fails_closed(prometheus_url):
     query = 'label_replace(vector(1), "a", "1", "", "") or label_replace(vector(2), "a", "2", "", "")'
     res = run_module("prometheus_check", builtin_gate(prometheus_url, "shop", metrics=[
         {"name": "two", "query": query, "max": 5}]))
-    assert_fails_closed(res, "two: query returned 2 series")
+    # The error names the metric and the parameter the query came from (docs/bad-input.md).
+    assert_fails_closed(res, "two: metrics[0].query: query returned 2 series")
 
 
 def test_options_that_cannot_be_judged_fail_before_any_query(fake):
