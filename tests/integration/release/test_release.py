@@ -9,11 +9,13 @@ VirtualServices (every version stored). Timings the lead quotes go to /tmp/work/
 """
 
 import json
+import os
 import re
 import time
 
 import pytest
 
+from support.kube import wait_for
 from support.mesh import apply_objects, set_faults
 from support.release import (ACTIVE_PHASES, FOREIGN_ROUTE, delete_clusterrolebinding, deployment, host_of, parse_time,
                              primary_weights, raw_virtual_service, read_record, route_named, run_playbook,
@@ -327,11 +329,16 @@ def test_a_retry_after_a_failure_needs_no_deployment_change(release):
 # ---------------------------------------------------------------- 10. a second run is refused
 
 def test_a_second_concurrent_run_is_refused_and_changes_nothing(release, timed_audit, tmp_path):
-    plan = release.vars(steps=[10], iterations=4)
+    # The first run holds the lock in a post-rollout hook that waits for the test to let it go: the
+    # second run meets a live holder however slowly this machine starts it.
+    release_it = tmp_path / "let-the-first-run-finish"
+    wait_script = 'i=0; until [ -e "$0" ] || [ $i -ge 1200 ]; do sleep 0.2; i=$((i+1)); done'
+    hold = {"name": "hold", "command": ["/bin/sh", "-c", wait_script, str(release_it)]}
+    plan = release.vars(steps=[10], hooks={"post_rollout": [hold]})
     run = start_playbook("canary.yml", plan)
     try:
-        held = wait_record(release.namespace, lambda r: r.get("phase") == "Progressing",
-                           what="the first run Progressing", run=run)
+        held = wait_record(release.namespace, lambda r: r.get("phase") == "Promoting",
+                           what="the first run Promoting, in its post-rollout hook", run=run)
         kubeconfig, user = serviceaccount_kubeconfig(release.cluster, release.namespace, "second-run",
                                                      str(tmp_path / "kubeconfig"))
         second_vars = dict(plan, release_kubeconfig=kubeconfig)
@@ -340,11 +347,37 @@ def test_a_second_concurrent_run_is_refused_and_changes_nothing(release, timed_a
                               env={"KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig})
         assert second.rc != 0, second.summary()
         message = second.failure()
-        assert re.search(r"rollout podinfo is Progressing at step \d+, started by %s" % re.escape(held["run"]),
+        assert re.search(r"rollout podinfo is Promoting at step \d+, started by %s" % re.escape(held["run"]),
                          message), message
         assert timed_audit.events(mark, user=user), "the second run made no request as %s" % user
         assert timed_audit.writes(mark, user=user) == []
+
+        # A third run reads the record while the first still holds it, and is held (by the test's
+        # hold_at callback) just before its start, while the first run finishes: its start then
+        # finds the rollout done and must stop there, without stepping or rolling back.
+        third_mark = timed_audit.mark()
+        gate = tmp_path / "let-the-third-run-start"
+        third = start_playbook("canary.yml", second_vars, env={
+            "KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig, "ANSIBLE_CALLBACK_PLUGINS": HOLD_CALLBACKS,
+            "ANSIBLE_CALLBACKS_ENABLED": "hold_at", "ROLLOUTS_HOLD_TASK": "Start the rollout, or take it up where it stopped",
+            "ROLLOUTS_HOLD_FILE": str(gate)})
+        reached = tmp_path / "let-the-third-run-start.reached"
+        wait_for(lambda: reached.exists() or third.done(), timeout=180, step=0.2)
+        assert reached.exists() and not third.done(), "the third run was not held before its start: %s" % (
+            third.result().summary() if third.done() else "still running")
+        release_it.touch()
+        first = run.result()
+        assert read_record(release.namespace)["phase"] == "Succeeded", first.summary()
+        gate.touch()
+        late = third.result()
+        assert late.rc != 0, late.summary()
+        assert re.search(r"rollout podinfo was Promoting at step \d+ when this run read it, and is Succeeded now "
+                         r"\(last written by %s\): nothing was changed" % re.escape(held["run"]),
+                         late.failure()), late.failure()
+        assert late.results_of("rollouts.istio.rollout")[-1].get("changed") is False, late.summary()
+        assert timed_audit.writes(third_mark, user=user) == []
     finally:
+        release_it.touch()
         delete_clusterrolebinding(release.namespace, "second-run")
     assert_promoted(release, run.result())
 
@@ -380,5 +413,8 @@ def test_the_awx_approval_split_promotes_in_a_second_run(release):
     assert_promoted(release, second)
     save_timing("awx_second_run", wall_s=round(second.wall, 1), since_start_s=round(time.time() - started, 1))
 
+
+# The test-only callback that holds a run before a task (never shipped).
+HOLD_CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 
 pytestmark = pytest.mark.testbed
