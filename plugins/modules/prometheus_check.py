@@ -370,9 +370,13 @@ checks:
       type: str
       returned: when the metric had no data
     requests:
-      description: Requests counted over the window.
+      description: Requests counted over the window; null when the count was not a number (see RV(checks[].requests_raw)).
       type: float
       returned: when min_requests applies
+    requests_raw:
+      description: The request count as Prometheus answered it, when it was not a number of requests (C(NaN), C(+Inf)).
+      type: str
+      returned: when the request count was NaN or an infinity
     min_requests:
       description: The fewest requests that count.
       type: int

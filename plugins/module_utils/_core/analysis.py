@@ -384,11 +384,18 @@ def measure(config, iteration, attempt, query, now, may_wait, records, warnings=
                 requests_by_window[metric.window] = (query(record["requests_query"]), warnings and warnings())
             data, said = requests_by_window[metric.window]
             _warned(record, lambda: said)
-            count = read_value(data)[0]
-            count = count if count is not None and math.isfinite(count) else 0.0
-            record.update(requests=count, min_requests=metric.min_requests)
-            if count < metric.min_requests:
-                too_few = "%s requests < min_requests %d" % (format_number(count), metric.min_requests)
+            count, raw_count = read_value(data)[:2]
+            if raw_count is not None and (count is None or not math.isfinite(count)):
+                # NaN or +Inf is not a number of requests: no evidence, whatever the bound.
+                record.update(requests=None, requests_raw=raw_count, min_requests=metric.min_requests)
+                too_few = "the request count is %s, not a number of requests (min_requests %d)" % (
+                    raw_count, metric.min_requests)
+            else:
+                # No series at all: no request was counted in the window.
+                count = count if count is not None else 0.0
+                record.update(requests=count, min_requests=metric.min_requests)
+                if count < metric.min_requests:
+                    too_few = "%s requests < min_requests %d" % (format_number(count), metric.min_requests)
         value, raw, why = read_value(query(record["query"]), param=metric.param + ".query")
         _warned(record, warnings)
         finite = value is not None and math.isfinite(value)

@@ -26,11 +26,10 @@ SAYS = {
     "slow": METRIC + r": " + URL + r" did not answer within 30s \(timeout\) \(4 attempts\)",
     "not_json": (METRIC + r": " + URL + r" answered with something that is not its JSON API \(HTTP 200, "
                  r"Content-Type text/html\)"),
-    # The role's checks count the requests first (min_requests); a count of NaN or +Inf is taken as 0
-    # requests, so the line says "no data (0 requests < min_requests 10)" and the check records carry
-    # the raw NaN / +Inf (reported: the line could say the count was NaN).
-    "nan": METRIC + r": no data \(",
-    "inf": METRIC + r": no data \(",
+    # The role's checks count the requests first (min_requests): a count of NaN or +Inf is no evidence,
+    # and the line says what the count was.
+    "nan": METRIC + r": no data \(the request count is NaN, not a number of requests \(min_requests \d+\)\)",
+    "inf": METRIC + r": no data \(the request count is \+Inf, not a number of requests \(min_requests \d+\)\)",
 }
 RAW = {"nan": "NaN", "inf": "+Inf"}
 

@@ -511,6 +511,17 @@ def test_no_requests_at_all_counts_as_zero():
     assert result["checks"][0]["requests"] == 0.0 and result["verdict"] == "fail"
 
 
+@pytest.mark.parametrize("raw", ["NaN", "+Inf"])
+def test_a_request_count_that_is_not_a_number_is_no_evidence_and_says_so(raw):
+    # A count of NaN (0/0 in a recording rule) or +Inf is not "0 requests": the reason says what it was.
+    result = run(config([SUCCESS], min_requests=1), FakeQuery(requests=raw)).result()
+    check = result["checks"][0]
+    assert result["verdict"] == "fail" and check["verdict"] == "fail"
+    assert check["requests"] is None and check["requests_raw"] == raw
+    assert check["reason"] == ("request-success-rate: no data (the request count is %s, not a number of requests "
+                               "(min_requests 1))" % raw)
+
+
 def test_min_requests_per_metric_and_per_window():
     prom = FakeQuery(requests=10, custom=0)
     cfg = config([dict(SUCCESS, interval="1m"), dict(DURATION, min_requests=0),
