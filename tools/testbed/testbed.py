@@ -1,6 +1,7 @@
 """The local test bed: a real Kubernetes control plane with Istio and Prometheus.
 
-    testbed deps     install the Debian packages the test bed needs (prometheus, hey)
+    testbed deps     install the Debian packages the test bed needs (prometheus, hey, and
+                     chromium, the headless browser the report test opens the HTML report in)
     testbed venv     create the project-local .venv with the pinned Python tools and
                      kubernetes.core (taken from the `ansible` wheel: Galaxy is not reachable)
     testbed venv --core 2.16
@@ -43,7 +44,8 @@ VENV = os.environ.get("ROLLOUTS_VENV", os.path.join(REPO, ".venv"))
 COLLECTIONS = os.path.join(VENV, "collections")
 CLUSTER = "rollouts-istio"
 PROMETHEUS_PORT = int(os.environ.get("ROLLOUTS_TESTBED_PROMETHEUS_PORT", "19090"))
-DEBIAN_PACKAGES = {"prometheus": "prometheus", "hey": "hey"}
+# binary -> Debian package. chromium: the report test opens the HTML report in it (headless).
+DEBIAN_PACKAGES = {"prometheus": "prometheus", "hey": "hey", "chromium": "chromium"}
 # The `ansible` community package carries kubernetes.core; its version pins kubernetes.core 6.2.0.
 ANSIBLE_WHEEL = "ansible==12.3.0"
 COLLECTION_PREFIXES = ("ansible_collections/kubernetes/core/", "ansible_collections/ansible/posix/")
