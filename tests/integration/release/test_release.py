@@ -382,6 +382,40 @@ def test_a_second_concurrent_run_is_refused_and_changes_nothing(release, timed_a
     assert_promoted(release, run.result())
 
 
+def test_a_rollback_that_fails_says_so_and_where_the_traffic_stays(release, tmp_path):
+    # The gate fails (every request of v2 errs); the run is held before its rollback while its
+    # credential loses every right, so the rollback itself is refused (403). The run must not say
+    # "rolled back": it says the rollback failed, why, and the weights it leaves.
+    set_faults(release.k8s, release.namespace, "podinfo-v2", error_rate=1.0)
+    release.simulator.wait_synced(release.k8s, release.namespace)
+    kubeconfig, _user = serviceaccount_kubeconfig(release.cluster, release.namespace, "loses-rights",
+                                                  str(tmp_path / "kubeconfig"))
+    gate = tmp_path / "let-the-rollback-run"
+    plan = dict(release.vars(steps=[30]), release_kubeconfig=kubeconfig)
+    run = start_playbook("canary.yml", plan, env={
+        "KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig, "ANSIBLE_CALLBACK_PLUGINS": HOLD_CALLBACKS,
+        "ANSIBLE_CALLBACKS_ENABLED": "hold_at", "ROLLOUTS_HOLD_TASK": "Roll back to the stable version",
+        "ROLLOUTS_HOLD_FILE": str(gate)})
+    try:
+        reached = tmp_path / "let-the-rollback-run.reached"
+        wait_for(lambda: reached.exists() or run.done(), timeout=240, step=0.2)
+        assert reached.exists() and not run.done(), "the run did not reach its rollback: %s" % (
+            run.result().summary() if run.done() else "still running")
+    finally:
+        delete_clusterrolebinding(release.namespace, "loses-rights")
+        gate.touch()
+    result = run.result()
+    assert result.rc != 0, result.summary()
+    message = result.failure()
+    assert re.search(r"rollout podinfo could NOT roll back after step 1 \(30 %\): request-success-rate", message), message
+    assert re.search(r"the rollback failed: .*(403|[Ff]orbidden)", message), message
+    assert "Traffic stays as this run last wrote it (stable v1 70 % / candidate v2 30 %)" in message, message
+    assert "rolled back at" not in message
+    # It said the truth: the weights are where it said, and the record still holds the step.
+    assert primary_weights(release.namespace) == {"v1": 70, "v2": 30}
+    assert read_record(release.namespace)["phase"] == "Progressing"
+
+
 # ---------------------------------------------------------------- 11. check mode
 
 def test_check_mode_writes_nothing_and_shows_the_plan(release, timed_audit):
