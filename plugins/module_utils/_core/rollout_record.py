@@ -27,6 +27,16 @@ PHASE_KEY = PREFIX + "phase"
 SHORT_KEYS = ("phase", "step", "weight", "stable", "candidate", "run", "updated")
 KEEP_DECISIONS = 50
 KEEP_HISTORY = 50
+# A gate's checks (prometheus_check's `checks`) as a decision keeps them, compactly: the metrics once
+# (name, query as sent, min, max), then one row per check of CHECK_FIELDS, `metric` being the index
+# of its metric. Bounds, so that the record stays far below the 256 KiB of an object's annotations:
+# the last KEEP_CHECKS checks of a decision (the ones before are counted in `checks_left_out`), a
+# query cut at QUERY_CHARS characters (`query_chars` then gives its length), and the whole record
+# at most RECORD_BYTES of JSON: beyond that the oldest decisions give up their checks first.
+CHECK_FIELDS = ("metric", "iteration", "attempt", "time", "value", "verdict", "note")
+KEEP_CHECKS = 40
+QUERY_CHARS = 1000
+RECORD_BYTES = 128 * 1024
 
 
 def _escape(key):
@@ -307,10 +317,11 @@ def next_record(record, req, now_iso, now_epoch):
     if req.message:
         new["message"] = req.message
     if req.decision:
-        decision = dict(req.decision)
+        decision = compact_decision(req.decision)
         decision.setdefault("time", now_iso)
         decision.setdefault("step", new.get("step"))
         new["decisions"] = (new.get("decisions") or [])[-KEEP_DECISIONS + 1:] + [decision]
+        fit_record(new)
     if action not in ("rollback", "abort") or phase in R.ACTIVE:
         new["run"] = req.run_id
     if taken:
@@ -328,9 +339,66 @@ def _same_release(record, req):
 
 
 def _history(record, now_iso, action, run_id, **extra):
-    entry = {"time": now_iso, "action": action, "phase": record["phase"], "step": record.get("step"), "run": run_id}
+    entry = {"time": now_iso, "action": action, "phase": record["phase"], "step": record.get("step"),
+             "weight": record.get("weight"), "run": run_id}
     entry.update(extra)
     record["history"] = (record.get("history") or [])[-KEEP_HISTORY + 1:] + [entry]
+
+
+def _cut(query):
+    query = "" if query is None else str(query)
+    return (query, None) if len(query) <= QUERY_CHARS else (query[:QUERY_CHARS - 3] + "...", len(query))
+
+
+def compact_decision(decision):
+    """The decision as the record keeps it: its ``checks`` (prometheus_check's, one dict per metric and
+    check) become ``analysis`` (the metrics once, a row per check), within the bounds above.
+
+    A decision without ``checks`` is kept as given; ``checks`` already compact (an ``analysis``) too.
+    """
+    decision = dict(decision)
+    checks = decision.pop("checks", None)
+    if not checks or not isinstance(checks, list):
+        return decision
+    metrics, index, rows = [], {}, []
+    for check in checks:
+        if not isinstance(check, dict):
+            continue
+        name = check.get("metric")
+        if name not in index:
+            query, length = _cut(check.get("query"))
+            metric = {"name": name, "query": query, "min": check.get("min"), "max": check.get("max")}
+            if length:
+                metric["query_chars"] = length
+            if check.get("requests_query"):
+                metric["requests_query"] = _cut(check["requests_query"])[0]
+                metric["min_requests"] = check.get("min_requests")
+            index[name] = len(metrics)
+            metrics.append(metric)
+        note = check.get("no_data") or check.get("raw")
+        if check.get("verdict") == "error":
+            note = check.get("reason") or note
+        rows.append([index[name], check.get("iteration"), check.get("attempt"), check.get("time"), check.get("value"),
+                     check.get("verdict"), None if note is None else str(note)[:300]])
+    analysis = {"metrics": metrics, "fields": list(CHECK_FIELDS), "checks": rows[-KEEP_CHECKS:],
+                "checks_left_out": max(0, len(rows) - KEEP_CHECKS)}
+    decision["analysis"] = analysis
+    return decision
+
+
+def fit_record(record):
+    """Keep the record's JSON within RECORD_BYTES: the oldest decisions give up their checks first
+    (their verdict, reason and values stay; ``checks_left_out`` counts what went)."""
+    def size():
+        return len(json.dumps(record, sort_keys=True, separators=(",", ":")))
+    for decision in record.get("decisions") or []:
+        if size() <= RECORD_BYTES:
+            return record
+        analysis = decision.get("analysis")
+        if isinstance(analysis, dict) and analysis.get("checks"):
+            analysis["checks_left_out"] = (analysis.get("checks_left_out") or 0) + len(analysis["checks"])
+            analysis["checks"] = []
+    return record
 
 
 def meaningful_change(before, after):
