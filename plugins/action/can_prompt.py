@@ -9,9 +9,16 @@ itself. Display.prompt_until, which ansible.builtin.pause calls, sends the promp
 process; there it raises AnsiblePromptNoninteractive when stdin is not a terminal, or when the
 run is in the background (its process group is not the terminal's foreground group). This asks
 it for a prompt that waits 0 seconds: that error means no one can answer.
+
+Under ansible-runner (the engine of AWX and Automation Controller jobs) stdin IS a terminal: a
+pseudo-terminal runner opens to feed passwords, which no person types into. So a run under runner
+(AWX_ISOLATED_DATA_DIR, which runner sets for its event callback, is in the environment) can never
+prompt, whatever Display says.
 """
 
 from __future__ import annotations
+
+import os
 
 from ansible.errors import AnsiblePromptInterrupt, AnsiblePromptNoninteractive
 from ansible.plugins.action import ActionBase
@@ -20,8 +27,14 @@ from ansible.utils.display import Display
 display = Display()
 
 
-def can_prompt(prompt_until=None):
+# Set by ansible-runner for every run it starts (its event callback writes there).
+RUNNER_ENV = "AWX_ISOLATED_DATA_DIR"
+
+
+def can_prompt(prompt_until=None, environ=None):
     """True when a prompt of ansible.builtin.pause would reach an interactive terminal."""
+    if (os.environ if environ is None else environ).get(RUNNER_ENV):
+        return False
     ask = prompt_until or display.prompt_until
     try:
         ask("", private=True, seconds=0)

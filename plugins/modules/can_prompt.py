@@ -14,6 +14,8 @@ description:
   - Says whether M(ansible.builtin.pause) could ask someone on the terminal of this run, as Ansible decides it
     itself - the controller's stdin is a terminal and the run is in its foreground. Under AWX, in CI, with
     stdin redirected or with the run in the background, RV(can_prompt) is V(false) and a pause answers nothing.
+  - Under ansible-runner (AWX and Automation Controller jobs, C(ansible-runner run)) it is always V(false),
+    because runner gives the run a pseudo-terminal that no person types into.
   - Run it before anything that depends on an answer, so that a run nobody can answer is refused before it
     changes anything (the C(rollouts.istio.shift_traffic) role does so for C(shift_traffic_approval_mode=pause)).
   - An action plugin that runs on the controller; it has no options.

@@ -8,6 +8,7 @@ namespace's VirtualServices (every version the API server stored, in order), so 
 2 s of the verdict" and "the weights were valid at every point" are measured, not assumed.
 """
 
+import base64
 import calendar
 import copy
 import datetime
@@ -484,6 +485,26 @@ def serviceaccount_kubeconfig(cluster, namespace, name, path):
             break
         time.sleep(0.2)
     return path, user
+
+
+def api_key_env(cluster, namespace, tmp_path):
+    """K8S_AUTH_* for a fresh ServiceAccount's token, as AWX's Kubernetes credential sets them (and no
+    kubeconfig to fall back on); returns (env, token, user)."""
+    path, user = serviceaccount_kubeconfig(cluster, namespace, "holder", str(tmp_path / "sa-kubeconfig"))
+    with open(path) as fh:
+        config = yaml.safe_load(fh)
+    token = config["users"][0]["user"]["token"]
+    server = config["clusters"][0]["cluster"]
+    env = {"K8S_AUTH_API_KEY": token, "K8S_AUTH_HOST": server["server"], "KUBECONFIG": "/nonexistent",
+           "K8S_AUTH_KUBECONFIG": ""}
+    if server.get("certificate-authority"):
+        env["K8S_AUTH_SSL_CA_CERT"] = server["certificate-authority"]
+    elif server.get("certificate-authority-data"):
+        ca = tmp_path / "ca.crt"
+        ca.write_bytes(base64.b64decode(server["certificate-authority-data"]))
+        env["K8S_AUTH_SSL_CA_CERT"] = str(ca)
+    os.unlink(path)  # the token is to be found only where the run puts it
+    return env, token, user
 
 
 def delete_clusterrolebinding(namespace, name):

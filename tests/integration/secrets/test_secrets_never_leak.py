@@ -18,11 +18,10 @@ import time
 import uuid
 
 import pytest
-import yaml
 
 from support.mesh import set_faults
-from support.release import (REPO, TimedAuditLog, create_release, delete_clusterrolebinding, read_record, release_vars,
-                             run_playbook, serviceaccount_kubeconfig, start_playbook, wait_record)
+from support.release import (REPO, TimedAuditLog, api_key_env, create_release, delete_clusterrolebinding, read_record,
+                             release_vars, run_playbook, start_playbook, wait_record)
 
 from recording import Recorders
 
@@ -59,25 +58,6 @@ def kubectl_json(*args):
     proc = subprocess.run(["kubectl"] + list(args) + ["-o", "json"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
-
-
-def api_key_env(cluster, namespace, tmp_path):
-    """K8S_AUTH_* for a fresh ServiceAccount's token (and no kubeconfig to fall back on), its token, its user."""
-    path, user = serviceaccount_kubeconfig(cluster, namespace, "holder", str(tmp_path / "sa-kubeconfig"))
-    with open(path) as fh:
-        config = yaml.safe_load(fh)
-    token = config["users"][0]["user"]["token"]
-    server = config["clusters"][0]["cluster"]
-    env = {"K8S_AUTH_API_KEY": token, "K8S_AUTH_HOST": server["server"], "KUBECONFIG": "/nonexistent",
-           "K8S_AUTH_KUBECONFIG": ""}
-    if server.get("certificate-authority"):
-        env["K8S_AUTH_SSL_CA_CERT"] = server["certificate-authority"]
-    elif server.get("certificate-authority-data"):
-        ca = tmp_path / "ca.crt"
-        ca.write_bytes(base64.b64decode(server["certificate-authority-data"]))
-        env["K8S_AUTH_SSL_CA_CERT"] = str(ca)
-    os.unlink(path)  # the token is to be found only where the run puts it
-    return env, token, user
 
 
 def verbose_env(tmp_path, callback="default"):

@@ -35,6 +35,14 @@ def test_can_prompt_is_what_display_says(outcome, expected):
     assert ask.calls == [("", {"private": True, "seconds": 0})]
 
 
+def test_under_ansible_runner_no_one_can_answer_even_on_its_pseudo_terminal():
+    # runner (AWX's engine) opens a pty for the run: Display would see a terminal, but no person is there.
+    ask = asking(b"")
+    assert CP.can_prompt(ask, environ={"AWX_ISOLATED_DATA_DIR": "/runner/artifacts/1"}) is False
+    assert ask.calls == []
+    assert CP.can_prompt(ask, environ={}) is True
+
+
 def test_another_error_is_not_taken_for_an_answer():
     with pytest.raises(RuntimeError):
         CP.can_prompt(asking(RuntimeError("display broke")))
