@@ -45,6 +45,11 @@ description:
   - Prometheus' C(warnings) (a partial answer, for example from a federated or Thanos query) are returned in
     RV(prometheus_warnings) and in each check record, and shown as Ansible warnings.
   - See docs/analysis.md in the collection for a worked example.
+  - When the task runs on the controller (connection C(local), as the collection's roles run it), an action plugin runs
+    the same analysis in Ansible's own worker and shows one line per check as it is made, with each metric's value,
+    threshold and verdict, for example C(check 2 of 3) with C(request-success-rate = 100 (min 99\) pass).
+    The task variable C(prometheus_check_progress_label) names the analysis in those lines. Elsewhere (another host,
+    C(become), C(async)) it runs as a module, which shows nothing until it ends. The result is the same.
   - This module only reads. It never reports C(changed), and runs as usual in check mode.
 extends_documentation_fragment:
   - rollouts.istio.prometheus
@@ -477,69 +482,12 @@ decided_at:
   sample: "2026-12-02T17:40:01.123456Z"
 """
 
-import time
-
-from ansible_collections.rollouts.istio.plugins.module_utils._core.analysis import build_config, rfc3339
-from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.analysis_gate import run_analysis
-from ansible_collections.rollouts.istio.plugins.module_utils._edges.prometheus_client import PrometheusError
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_args import client_from_params
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_gate import MODULE_SPEC, analyse_module
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import prometheus_module, run
-
-MODULE_SPEC = dict(
-    metrics=dict(type="list", elements="dict", required=True, options=dict(
-        name=dict(type="str", required=True),
-        query=dict(type="str"),
-        min=dict(type="float"),
-        max=dict(type="float"),
-        interval=dict(type="str"),
-        min_requests=dict(type="int"),
-    )),
-    namespace=dict(type="str"),
-    workload=dict(type="str"),
-    service=dict(type="str"),
-    version=dict(type="str"),
-    vars=dict(type="dict", default={}),
-    interval=dict(type="str", default="1m"),
-    iterations=dict(type="int", default=1),
-    failed_checks_limit=dict(type="int", default=1),
-    failed_checks_so_far=dict(type="int", default=0),
-    stop_early_on_pass=dict(type="bool", default=False),
-    until_passed=dict(type="bool", default=False),
-    initial_delay=dict(type="str", default="0s"),
-    no_data=dict(type="str", choices=["fail", "skip", "wait"], default="fail"),
-    no_data_timeout=dict(type="str", default="5m"),
-    min_requests=dict(type="int", default=0),
-    requests_query=dict(type="str"),
-    fail_task=dict(type="bool", default=True, aliases=["fail_on_breach"], deprecated_aliases=[
-        dict(name="fail_on_breach", version="2.0.0", collection_name="rollouts.istio")]),
-)
-
-_ANALYSIS_OPTIONS = ("interval", "iterations", "failed_checks_limit", "failed_checks_so_far", "stop_early_on_pass",
-                     "until_passed", "no_data", "no_data_timeout", "initial_delay", "min_requests", "requests_query", "vars")
-
-
-def analyse(module):
-    p = module.params
-    config = build_config(p["metrics"], variables=dict((k, p[k]) for k in ("namespace", "workload", "service", "version")),
-                          **dict((k, p[k]) for k in _ANALYSIS_OPTIONS))
-    client = client_from_params(p)
-    started = time.time()
-    analysis = run_analysis(config, client.query, time.time, time.sleep, query_errors=(PrometheusError,),
-                            warnings=lambda: client.warnings)
-    result = analysis.result()
-    decided = time.time()
-    result.update(changed=False, queries=client.queries, elapsed=round(decided - started, 3),
-                  decided_at=rfc3339(decided))
-    for warning in result["prometheus_warnings"]:
-        module.warn("Prometheus: %s" % warning)
-    if result["verdict"] != "pass" and p["fail_task"]:
-        raise RolloutsError("analysis failed: " + result["reason"], **result)
-    return result
 
 
 def main():
-    run(prometheus_module(MODULE_SPEC, supports_check_mode=True), analyse)
+    run(prometheus_module(MODULE_SPEC, supports_check_mode=True), analyse_module)
 
 
 if __name__ == "__main__":
