@@ -115,11 +115,7 @@ def describe_check(records, analysis, label=None, hide_values=False):
     config = analysis.config
     waiting = bool(records) and check_verdict(records) == "wait" and analysis.error is None
     number = analysis.iterations_run + (1 if waiting or analysis.error is not None else 0)
-    if config.until_passed:
-        head = "check %d of at most %d (%d of %d passes needed so far)" % (
-            number, analysis.max_checks, analysis.passed_checks, config.iterations)
-    else:
-        head = "check %d of %d" % (number, analysis.max_checks)
+    head = "check %d of %s%d" % (number, "at most " if config.until_passed else "", analysis.max_checks)
     if waiting:
         head += ", attempt %d" % analysis.attempts
     if label:
@@ -131,6 +127,8 @@ def describe_check(records, analysis, label=None, hide_values=False):
     if analysis.error is not None and not records:
         parts.append("error: %s" % analysis.error)
     line = "%s: %s" % (head, "; ".join(parts))
+    if config.until_passed and not waiting and analysis.error is None:
+        line += "; %d of the %d passes needed" % (analysis.passed_checks, config.iterations)
     if waiting:
         line += "; waiting for data, again in %ss" % format_number(config.interval)
     elif analysis.done:

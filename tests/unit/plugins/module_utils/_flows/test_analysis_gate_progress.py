@@ -117,11 +117,11 @@ def test_until_passed_counts_against_the_most_checks_it_runs():
     cfg = config([SUCCESS], iterations=2, failed_checks_limit=3, until_passed=True)
     _analysis, lines = progress(cfg, Script(success=[50, 100, 100]))
     assert [line for _when, line in lines] == [
-        "check 1 of at most 4 (0 of 2 passes needed so far) (step 1): request-success-rate = 50 (min 99) fail; "
+        "check 1 of at most 4 (step 1): request-success-rate = 50 (min 99) fail; 0 of the 2 passes needed; "
         "next check in 10s",
-        "check 2 of at most 4 (1 of 2 passes needed so far) (step 1): request-success-rate = 100 (min 99) pass; "
+        "check 2 of at most 4 (step 1): request-success-rate = 100 (min 99) pass; 1 of the 2 passes needed; "
         "next check in 10s",
-        "check 3 of at most 4 (2 of 2 passes needed so far) (step 1): request-success-rate = 100 (min 99) pass "
+        "check 3 of at most 4 (step 1): request-success-rate = 100 (min 99) pass; 2 of the 2 passes needed "
         "=> analysis pass",
     ]
 
