@@ -47,7 +47,7 @@ description:
   - See docs/analysis.md in the collection for a worked example.
   - When the task runs on the controller (connection C(local), as the collection's roles run it), an action plugin runs
     the same analysis in Ansible's own worker and shows one line per check as it is made, with each metric's value,
-    threshold and verdict, for example C(check 2 of 3) with C(request-success-rate = 100 (min 99\) pass).
+    threshold and verdict, for example C(check 2 of 3) with C(request-success-rate = 100) against C(min 99), C(pass).
     The task variable C(prometheus_check_progress_label) names the analysis in those lines. Elsewhere (another host,
     C(become), C(async)) it runs as a module, which shows nothing until it ends. The result is the same.
   - This module only reads. It never reports C(changed), and runs as usual in check mode.
