@@ -269,3 +269,30 @@ def test_module_defaults_reach_the_action(tmp_path, prometheus):
     sent = [r["headers"].get("Authorization") for r in prometheus.requests]
     assert sent == ["Bearer " + SECRET] * 2
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_awx_job_output_holds_each_check_inside_its_task(tmp_path, prometheus):
+    """ansible-runner, the engine AWX runs every job with: each progress line is an event of the job's
+    output, after the task's start and before its result, as AWX's job output shows it."""
+    ansible_runner = pytest.importorskip("ansible_runner")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "gate.yml").write_text(yaml.safe_dump([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "tasks": [{"name": "Check the candidate's metrics", "rollouts.istio.prometheus_check": {
+            "url": prometheus.url, "token": SECRET, "retries": 0, "interval": "1s", "iterations": 2,
+            "metrics": [metric("ok", "ok_metric", min=99)]}}]}]))
+    env = {"ANSIBLE_COLLECTIONS_PATH": CORES["this venv"][1], "ANSIBLE_LOCALHOST_WARNING": "false",
+           "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false", "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
+    (tmp_path / "hosts.ini").write_text("localhost ansible_connection=local\n")
+    run_ = ansible_runner.run(private_data_dir=str(tmp_path), project_dir=str(project), playbook="gate.yml",
+                              inventory=str(tmp_path / "hosts.ini"), envvars=env, quiet=True, timeout=300)
+    assert run_.rc == 0, run_.stdout.read()[-4000:]
+    events = [(e.get("event"), e.get("stdout", "")) for e in run_.events]
+    kinds = [kind for kind, _text in events]
+    start = kinds.index("playbook_on_task_start")
+    ok = kinds.index("runner_on_ok")
+    shown = [text for kind, text in events[start:ok] if "prometheus_check: check" in text]
+    assert shown == ["prometheus_check: check 1 of 2: ok = 100 (min 99) pass; next check in 1s",
+                     "prometheus_check: check 2 of 2: ok = 100 (min 99) pass => analysis pass"], events
+    assert SECRET not in json.dumps(events)
