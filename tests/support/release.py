@@ -28,6 +28,8 @@ from support.mesh import ISTIO_API, TUTORIAL_APP, apply_objects, tutorial_object
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOKS = os.path.join(REPO, "playbooks")
+# The test-only callback that holds a run before a task until a file exists (hold_at; never shipped).
+HOLD_CALLBACKS = os.path.join(REPO, "tests", "support", "callback_plugins")
 INVENTORY = os.path.join(REPO, "inventories", "testbed")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMINGS = os.environ.get("ROLLOUTS_RELEASE_TIMINGS", os.path.join(_REPO, "tests", "output", "release-timings.json"))
@@ -280,6 +282,13 @@ def playbook_env(extra=None):
     })
     env.update(extra or {})
     return env
+
+
+def hold_env(task, gate, env=None):
+    """The environment that holds a run before its first task named `task` until the file `gate` exists
+    (`gate`.reached appears when the run is held there)."""
+    return dict(env or {}, ANSIBLE_CALLBACK_PLUGINS=HOLD_CALLBACKS, ANSIBLE_CALLBACKS_ENABLED="hold_at",
+                ROLLOUTS_HOLD_TASK=task, ROLLOUTS_HOLD_FILE=str(gate))
 
 
 def start_playbook(name, extra_vars=None, check=False, diff=False, env=None, timeout=300, args=()):

@@ -9,7 +9,6 @@ VirtualServices (every version stored). Timings the lead quotes go to /tmp/work/
 """
 
 import json
-import os
 import re
 import time
 
@@ -17,8 +16,8 @@ import pytest
 
 from support.kube import wait_for
 from support.mesh import apply_objects, set_faults
-from support.release import (ACTIVE_PHASES, FOREIGN_ROUTE, delete_clusterrolebinding, deployment, host_of, parse_time,
-                             primary_weights, raw_virtual_service, read_record, route_named, run_playbook,
+from support.release import (ACTIVE_PHASES, FOREIGN_ROUTE, delete_clusterrolebinding, deployment, hold_env, host_of,
+                             parse_time, primary_weights, raw_virtual_service, read_record, route_named, run_playbook,
                              save_timing, serviceaccount_kubeconfig, split_problems, start_playbook, subsets_of,
                              wait_record, weights_of)
 
@@ -357,10 +356,9 @@ def test_a_second_concurrent_run_is_refused_and_changes_nothing(release, timed_a
         # finds the rollout done and must stop there, without stepping or rolling back.
         third_mark = timed_audit.mark()
         gate = tmp_path / "let-the-third-run-start"
-        third = start_playbook("canary.yml", second_vars, env={
-            "KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig, "ANSIBLE_CALLBACK_PLUGINS": HOLD_CALLBACKS,
-            "ANSIBLE_CALLBACKS_ENABLED": "hold_at", "ROLLOUTS_HOLD_TASK": "Start the rollout, or take it up where it stopped",
-            "ROLLOUTS_HOLD_FILE": str(gate)})
+        third = start_playbook("canary.yml", second_vars, env=hold_env(
+            "Start the rollout, or take it up where it stopped", gate,
+            {"KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig}))
         reached = tmp_path / "let-the-third-run-start.reached"
         wait_for(lambda: reached.exists() or third.done(), timeout=180, step=0.2)
         assert reached.exists() and not third.done(), "the third run was not held before its start: %s" % (
@@ -392,10 +390,8 @@ def test_a_rollback_that_fails_says_so_and_where_the_traffic_stays(release, tmp_
                                                   str(tmp_path / "kubeconfig"))
     gate = tmp_path / "let-the-rollback-run"
     plan = dict(release.vars(steps=[30]), release_kubeconfig=kubeconfig)
-    run = start_playbook("canary.yml", plan, env={
-        "KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig, "ANSIBLE_CALLBACK_PLUGINS": HOLD_CALLBACKS,
-        "ANSIBLE_CALLBACKS_ENABLED": "hold_at", "ROLLOUTS_HOLD_TASK": "Roll back to the stable version",
-        "ROLLOUTS_HOLD_FILE": str(gate)})
+    run = start_playbook("canary.yml", plan, env=hold_env(
+        "Roll back to the stable version", gate, {"KUBECONFIG": kubeconfig, "K8S_AUTH_KUBECONFIG": kubeconfig}))
     try:
         reached = tmp_path / "let-the-rollback-run.reached"
         wait_for(lambda: reached.exists() or run.done(), timeout=240, step=0.2)
@@ -447,8 +443,5 @@ def test_the_awx_approval_split_promotes_in_a_second_run(release):
     assert_promoted(release, second)
     save_timing("awx_second_run", wall_s=round(second.wall, 1), since_start_s=round(time.time() - started, 1))
 
-
-# The test-only callback that holds a run before a task (never shipped).
-HOLD_CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
 
 pytestmark = pytest.mark.testbed
