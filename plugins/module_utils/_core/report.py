@@ -223,7 +223,7 @@ figure{margin:12px 0}figcaption{font-weight:bold;margin-bottom:4px}
 .muted{color:#5d6675}
 """
 
-_W, _H, _PAD_L, _PAD_R, _PAD_T, _PAD_B = 720, 240, 56, 16, 16, 36
+_W, _H, _PAD_L, _PAD_R, _PAD_T, _PAD_B = 960, 240, 76, 36, 16, 36
 
 
 def _esc(value):
@@ -270,13 +270,13 @@ def _frame(axes, y_label, t_origin):
         y = axes.y(v)
         parts.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#e3e7ee"/>' % (_PAD_L, y, _W - _PAD_R, y))
         parts.append('<text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#5d6675">%s</text>'
-                     % (_PAD_L - 4, y + 4, _esc(_num(v))))
+                     % (_PAD_L - 4, y + 4, _esc("%.4g" % v)))
     for i in range(5):
         t = axes.t0 + (axes.t1 - axes.t0) * i / 4.0
         parts.append('<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#5d6675">+%ss</text>'
                      % (axes.x(t), _H - _PAD_B + 16, _esc(_num(round(t - t_origin, 1)))))
-    parts.append('<text x="12" y="%d" font-size="11" fill="#5d6675" transform="rotate(-90 12 %d)">%s</text>'
-                 % (_H // 2, _H // 2, _esc(y_label)))
+    parts.append('<text x="12" y="%d" font-size="11" text-anchor="middle" fill="#5d6675" '
+                 'transform="rotate(-90 12 %d)">%s</text>' % (_H // 2, _H // 2, _esc(y_label)))
     return parts
 
 

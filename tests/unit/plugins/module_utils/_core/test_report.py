@@ -1,8 +1,9 @@
 """The rollout's report (pure): the decision record's checks, the JSON and its schema, the HTML, the JUnit XML.
 
 Records come from two places: a record saved from a real release on the test bed that failed and
-rolled back (fixtures/record-rolled-back.json, written by tests/integration/report), and records
-built here through rollout_record.next_record, as the rollout module builds them.
+rolled back (fixtures/record-rolled-back.json: tests/integration/report saves the record of its run
+in tests/output/report/, copied here once), and records built here through rollout_record.next_record,
+as the rollout module builds them.
 """
 
 import json
