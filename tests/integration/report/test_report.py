@@ -241,3 +241,27 @@ def test_a_rolled_back_release_leaves_a_record_and_a_report_a_browser_shows(rele
     # A blank page is one colour; the report has text, the outcome's red box, green and red points, blue lines.
     assert len(colours) > 50, len(colours)
     shutil.copy(page, os.path.join(OUTPUT, "rolled-back.html"))
+
+
+def test_a_promoted_release_says_so_in_its_report(release_ns, prometheus_url, mesh_simulator, tmp_path, validator):
+    reports = str(tmp_path / "reports")
+    plan = dict(release_vars(release_ns, prometheus_url, mesh_simulator, steps=[50]), release_report_dir=reports)
+    result = run_playbook("canary.yml", plan)
+    assert result.rc == 0, result.summary()
+    record = read_record(release_ns)
+    assert record["phase"] == "Succeeded", record
+    # The playbook's last task prints the paths.
+    assert result.tasks[-1]["_task"] == "Say where the rollout's record and report are", result.summary()
+    assert result.tasks[-1]["msg"] == "The rollout's record: %s/podinfo-rollout.json and report: %s/podinfo-rollout.html" % (
+        reports, reports)
+    report = json.load(open(os.path.join(reports, "podinfo-rollout.json")))
+    assert not list(validator.iter_errors(report))
+    assert report["outcome"]["result"] == "promoted" and report["versions"] == {
+        "stable": "v2", "candidate": "v2", "previous": "v1"}
+    assert [w["candidate"] for w in report["weights"]] == [0, 50, 100]
+    passed = [g for g in report["gates"] if g["verdict"] == "pass"]
+    assert passed and all(c["verdict"] == "pass" for c in passed[-1]["checks"]) and passed[-1]["checks"]
+    suite = ET.parse(os.path.join(reports, "podinfo-gates.junit.xml")).getroot().find("testsuite")
+    assert suite.get("failures") == "0" and suite.get("tests") == str(len(record["decisions"]))
+    page = open(os.path.join(reports, "podinfo-rollout.html")).read()
+    assert 'id="outcome" class="outcome promoted"' in page
