@@ -88,6 +88,17 @@ def validate(args, name=MODULE_NAME):
     return params, set(validation._no_log_values), warnings, deprecations, message
 
 
+def _progress_printer():
+    """Display.display for the progress lines; to stderr when the stdout callback writes JSON
+    (ansible.posix.json, jsonl ...), whose stdout a program parses and a line of text would break."""
+    from ansible import constants as C  # pylint: disable=import-outside-toplevel
+
+    callback = str(getattr(C, "DEFAULT_STDOUT_CALLBACK", "") or "")
+    if callback.rsplit(".", maxsplit=1)[-1] in ("json", "jsonl"):
+        return lambda line: display.display(line, stderr=True)
+    return display.display
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -118,7 +129,7 @@ class ActionModule(ActionBase):
 
     def analyse(self, args, label=None, show=None, **analyse_kwargs):
         """The module's result for ``args``, run here, showing each check with ``show`` (Display)."""
-        show = show or display.display
+        show = show or _progress_printer()
         params, secrets, warnings, deprecations, error = validate(args)
         secrets |= secret_values(params, os.environ)
         hidden = bool(self._task.no_log)
