@@ -334,6 +334,8 @@ def release_vars(namespace, prometheus_url, simulator=None, qps=10, concurrency=
         "release_hosts": [host_of(namespace), TUTORIAL_APP],
         "release_ingress_url": simulator.ingress_url + "/" if simulator is not None else "",
         "release_load_qps": qps, "release_load_concurrency": concurrency,
+        # Each test's records and reports apart (parallel tests share the app's name).
+        "release_report_dir": os.path.join(tempfile.gettempdir(), "rollouts-istio-reports", namespace),
     }
     if load_headers:
         values["release_load_headers"] = dict(load_headers)
