@@ -117,6 +117,9 @@ options:
     description:
       - A gate's decision to append to the record, a dictionary with C(gate), C(verdict) and C(reason) (and any
         values). Its C(time) (now, UTC) and C(step) are added when missing. The record keeps the last 50.
+      - A C(checks) list (the result of M(rollouts.istio.prometheus_check)) is kept compactly as C(analysis)
+        (each metric and its query once, then one row per check, the last 40 checks of the decision), so the
+        report (M(rollouts.istio.rollout_report)) can show every value behind the verdict.
     type: dict
   failed_checks:
     description: The failed Prometheus checks of the whole rollout so far, kept in the record.

@@ -195,6 +195,18 @@ def test_a_rolled_back_release_leaves_a_record_and_a_report_a_browser_shows(rele
     assert len(cases) == len(record["decisions"]) and suite.get("failures") == str(len(failed))
     assert cases[-1].find("failure").get("message") == failed[-1]["reason"]
 
+    # status.yml: a line a decision (the failed gate's with its reason and how many checks it made),
+    # not the checks themselves.
+    status = run_playbook("status.yml", plan)
+    assert status.rc == 0, status.summary()
+    shown = [t for t in status.tasks if t["_task"].endswith("Show the rollout")][-1]["msg"]
+    assert shown["phase"] == "Failed" and "\"fields\"" not in json.dumps(shown), shown
+    lines = shown["decisions"]
+    assert len(lines) == min(10, len(record["decisions"])) and all(isinstance(line, str) for line in lines), lines
+    prefix, suffix = "step %s %s: fail, " % (failed[-1]["step"], failed[-1]["gate"]), " (%d checks)" % len(analysis["checks"])
+    ours = [line for line in lines if prefix in line and line.endswith(suffix)]
+    assert ours and failed[-1]["reason"][:200] in ours[-1], (prefix, suffix, lines)
+
     # The module again over the same record: nothing to change, in check mode or for real.
     task = {"rollouts.istio.rollout_report": {"name": "podinfo", "namespace": namespace, "dest": reports,
                                               "kubeconfig": plan["release_kubeconfig"]}}
