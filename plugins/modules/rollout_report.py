@@ -105,7 +105,7 @@ phase:
   type: str
   sample: Failed
 outcome:
-  description: C(result) (promoted, rolled back, aborted, in progress), C(phase) and C(reason) in words.
+  description: C(result) (promoted, rolled back, aborted, waiting for approval, in progress), C(phase) and C(reason) in words.
   returned: success
   type: dict
   sample: {phase: Failed, result: rolled back, reason: "step 1 (10 %): request-success-rate = 50 < min 99 ..."}

@@ -157,6 +157,11 @@ def _outcome(record):
                 "reason": record.get("message") or "rolled back (no reason recorded)"}
     if phase == R.ABORTED:
         return {"phase": phase, "result": "aborted", "reason": record.get("message") or "aborted (no reason recorded)"}
+    if phase == R.WAITING_APPROVAL:
+        # What the approver reads first: where traffic is, and that every gate so far passed.
+        return {"phase": phase, "result": "waiting for approval",
+                "reason": "waiting for approval at step %s (%s %% on candidate %s): the gates so far passed"
+                          % (record.get("step"), record.get("weight"), record.get("candidate"))}
     reason = "%s at step %s (%s %% on the candidate)" % (phase, record.get("step"), record.get("weight"))
     if record.get("message"):
         reason += ": " + record["message"]
@@ -206,7 +211,7 @@ h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .outcome{font-size:18px;padding:12px 16px;border-radius:6px;margin:12px 0}
 .outcome.promoted{background:#e3f6e8;border:1px solid #2e9e4f}
 .outcome.rolled-back,.outcome.aborted{background:#fdeaea;border:1px solid #c62828}
-.outcome.in-progress{background:#fff6e0;border:1px solid #c98a00}
+.outcome.in-progress,.outcome.waiting-for-approval{background:#fff6e0;border:1px solid #c98a00}
 .meta td{padding:2px 12px 2px 0}table{border-collapse:collapse}
 table.verdicts td,table.verdicts th{border:1px solid #d5d9e0;padding:4px 8px;text-align:left;vertical-align:top}
 tr.verdict-fail td{background:#fdeaea}tr.verdict-pass td{background:#f1faf3}

@@ -9,6 +9,7 @@ VirtualServices (every version stored). Timings the lead quotes go to /tmp/work/
 """
 
 import json
+import os
 import re
 import time
 
@@ -438,6 +439,13 @@ def test_the_awx_approval_split_promotes_in_a_second_run(release):
     assert record["phase"] == "WaitingApproval", record
     assert primary_weights(release.namespace) == {"v1": 50, "v2": 50}
     assert "WaitingApproval" in json.dumps(first.tasks[-5:])
+    # The approver reads the report of the run that stopped: the gate that passed, with its checks.
+    said = [t for t in first.tasks if t["_task"].endswith("Say where the rollout's record and report are")]
+    assert said and said[-1]["msg"].startswith("The rollout's record: %s/podinfo-rollout.json" % plan["release_report_dir"]), said
+    report = json.load(open(os.path.join(plan["release_report_dir"], "podinfo-rollout.json")))
+    assert report["outcome"]["phase"] == "WaitingApproval", report["outcome"]
+    assert [g["verdict"] for g in report["gates"] if g["checks"]] and all(
+        g["verdict"] == "pass" for g in report["gates"]), report["gates"]
     started = time.time()
     second = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
     assert_promoted(release, second)

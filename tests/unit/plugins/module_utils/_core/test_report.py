@@ -198,6 +198,14 @@ def test_the_json_tells_the_whole_rollout():
     assert report["outcome"] == {"phase": "Failed", "result": "rolled back", "reason": failed["reason"]}
 
 
+def test_a_rollout_waiting_for_approval_says_where_traffic_is():
+    rec = rolled_back_record()
+    rec.update(phase="WaitingApproval", step=2, weight=50, message="")
+    outcome = REPORT.build(rec)["outcome"]
+    assert outcome == {"phase": "WaitingApproval", "result": "waiting for approval",
+                       "reason": "waiting for approval at step 2 (50 % on candidate v2): the gates so far passed"}
+
+
 def test_a_promoted_rollout_says_so():
     rec = rolled_back_record()
     rec.update(phase="Succeeded", stable="v2", previous_stable="v1", promoted="2026-12-06T23:00:00Z")
