@@ -13,7 +13,7 @@ middle of every long task, then run again to its end; every trial must converge.
    reference recorded there (so the grouping is measured, not assumed), then runs the playbook again,
    without a kill, to its end. For each wait (a Deployment becoming Available, a gate's analysis, the
    step's load; and any task longer than LONG_TASK in the reference), one more trial kills the run
-   halfway through its first occurrence (the same task at a later step runs the same code).
+   halfway through it.
 3. From outside the code under test each trial keeps a watch on the namespace's VirtualServices and
    DestinationRules (every stored version, both runs) and checks:
    - convergence: the second run ends as the state table says (promoted, or rolled back), and the
@@ -78,8 +78,8 @@ def read_boundaries(path):
 
 
 def kill_points(boundaries, end):
-    """The first boundary of each distinct state (kill before that task runs) and the middle of the
-    first occurrence of each long task. Each point names the boundaries that share its state."""
+    """The first boundary of each distinct state (kill before that task runs) and the middle of each
+    long task. Each point names the boundaries that share its state."""
     points, first = [], {}
     for b in boundaries:
         if b["key"] not in first:
@@ -87,15 +87,9 @@ def kill_points(boundaries, end):
             points.append(first[b["key"]])
         else:
             first[b["key"]]["same_state"].append(b["i"])
-    # A wait's code is the same at every step: killing the first occurrence of each in its middle
-    # covers it (the states it may leave are the boundary kills' around it).
-    waited = set()
     for b, after in zip(boundaries, boundaries[1:] + [end]):
         took = after["t"] - b["t"]
-        if b["task"] in waited:
-            continue
         if took >= LONG_TASK or (b["task"].split(" : ")[-1] in WAITS and took >= 0.5):
-            waited.add(b["task"])
             points.append({"at": b["i"], "delay": round(took / 2, 2), "task": b["task"], "took": round(took, 2),
                            "same_state": []})
     return points

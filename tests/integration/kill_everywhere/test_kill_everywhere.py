@@ -5,7 +5,7 @@ is covered (a real kill at the first boundary of each distinct state, and proof 
 after it leave that same state) is in tests/support/kill_campaign.py.
 
 Three releases, each a scenario of tests/support/kill_campaign.py:
-- a healthy 2-step canary (20, 100 %) from an empty namespace, deploy_versions included, that
+- a healthy 3-step canary (10, 50, 100 %) from an empty namespace, deploy_versions included, that
   must end promoted (Succeeded);
 - a rollback in progress: a candidate answering 30 % errors, whose gate fails at its first step, that
   must end rolled back (Failed, 100 % stable) wherever it was killed, the rollback itself included;
@@ -29,8 +29,8 @@ from support.release import create_release, release_vars
 # Trials side by side, each in its own namespace (a fresh release every trial).
 WORKERS = 3
 # Short waits: a check a second over an 8 s window (Prometheus scrapes every 2 s), up to 3 checks a
-# step; hey at 2 x 15 qps gives the candidate about 24 requests a window at 10 % (the rollback's first
-# step), above the 10 the gate asks for.
+# step; hey at 2 x 15 qps gives the candidate about 24 requests a window at 10 %, above the 10 the
+# gate asks for.
 QPS = 15
 KNOBS = {"interval": "1s", "iterations": 1, "threshold": 3,
          "metrics": [{"name": "request-success-rate", "min": 99, "interval": "8s"},
@@ -70,7 +70,7 @@ def laid_out_plan(prometheus_url, simulator, **plan):
 
 def scenario(name, k8s, prometheus_url, simulator):
     if name == "canary":
-        return Scenario("canary", "canary.yml", deployed_plan(prometheus_url, simulator, steps=[20, 100]),
+        return Scenario("canary", "canary.yml", deployed_plan(prometheus_url, simulator, steps=[10, 50, 100]),
                         "Succeeded")
     # The two below start from the versions laid out (deploy_versions' part was the canary's).
     if name == "blue_green":
