@@ -15,6 +15,14 @@
     testbed hold R   mark the running test bed as in use by others (reason R): `down` refuses
     testbed release  lift the hold
     testbed running  exit 0 when it is up
+    testbed cluster up NAME...
+                     extra clusters beside the default one (fleet tests): each its own kwok cluster
+                     (own ports, kubeconfig, audit log) with Istio installed as for the default one;
+                     prints their facts as JSON. Needs the default test bed up (its binaries, Prometheus)
+    testbed cluster down [NAME...]
+                     stop those extra clusters (all of them without a name); the default one stays
+    testbed cluster list
+                     the extra clusters and their facts, as JSON
 
 Everything is idempotent: `up` twice is fine. Nothing here is part of the collection.
 Standard library only, so it runs before the virtual environment exists.
@@ -324,15 +332,11 @@ status:
 """
 
 
-def start_cluster(state, bins, version):
-    kwok_dir = os.path.join(STATE, "kwok")
-    policy = os.path.join(STATE, "audit-policy.yaml")
-    with open(policy, "w") as fh:
-        fh.write(AUDIT_POLICY)
-    env = {"KWOK_WORKDIR": kwok_dir, "KWOK_KUBE_VERSION": version, "KWOK_RUNTIME": "binary"}
-    log("starting the Kubernetes %s control plane (kwokctl, binary runtime)" % version)
+def kwokctl_create(bins, version, name, workdir, kubeconfig, policy):
+    """One kwok cluster `name` under `workdir`; kwokctl picks free ports for it."""
+    env = {"KWOK_WORKDIR": workdir, "KWOK_KUBE_VERSION": version, "KWOK_RUNTIME": "binary"}
     # Every binary is named explicitly: without these flags kwokctl downloads release files.
-    run([bins["kwokctl"], "create", "cluster", "--name", CLUSTER, "--runtime", "binary",
+    run([bins["kwokctl"], "create", "cluster", "--name", name, "--runtime", "binary",
          "--kube-apiserver-binary", bins["kube-apiserver"],
          "--kube-controller-manager-binary", bins["kube-controller-manager"],
          "--kube-scheduler-binary", bins["kube-scheduler"],
@@ -343,9 +347,18 @@ def start_cluster(state, bins, version):
          # Deployments unavailable for every later test. One of each runs: no election is needed.
          "--extra-args", "kube-controller-manager=leader-elect=false",
          "--extra-args", "kube-scheduler=leader-elect=false",
-         "--kubeconfig", state["kubeconfig"], "--wait", "2m", "--quiet-pull"],
+         "--kubeconfig", kubeconfig, "--wait", "2m", "--quiet-pull"],
         env=env, capture=True, timeout=300)
-    state["audit_log"] = os.path.join(kwok_dir, "clusters", CLUSTER, "logs", "audit.log")
+    return os.path.join(workdir, "clusters", name, "logs", "audit.log")
+
+
+def start_cluster(state, bins, version):
+    kwok_dir = os.path.join(STATE, "kwok")
+    policy = os.path.join(STATE, "audit-policy.yaml")
+    with open(policy, "w") as fh:
+        fh.write(AUDIT_POLICY)
+    log("starting the Kubernetes %s control plane (kwokctl, binary runtime)" % version)
+    state["audit_log"] = kwokctl_create(bins, version, CLUSTER, kwok_dir, state["kubeconfig"], policy)
     apply_yaml(state, NODE)
     kubectl(state, "wait", "--for=condition=Ready", "node/kwok-node-0", "--timeout=60s")
 
@@ -453,6 +466,100 @@ def cmd_up(args):
     cmd_status(args)
 
 
+# ---------------------------------------------------------------- extra clusters (fleet)
+# Each extra cluster lives under STATE/fleet/<name>/ (kwok work dir, kubeconfig, facts). The default
+# cluster, its kubeconfig and `testbed env` are not touched by any of this.
+
+EXTRA_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$")
+
+
+def extra_dir(name):
+    return os.path.join(STATE, "fleet", name)
+
+
+def extra_cluster_name(name):
+    return "%s-%s" % (CLUSTER, name)
+
+
+def list_extra_clusters():
+    root = os.path.join(STATE, "fleet")
+    return sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n))) if os.path.isdir(root) else []
+
+
+def extra_facts(name):
+    try:
+        with open(os.path.join(extra_dir(name), "cluster.json")) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return {}
+
+
+def _check_extra_names(names):
+    for name in names:
+        if not EXTRA_NAME.match(name):
+            raise TestbedError("cluster %r: a name is 1-22 lower-case letters, digits and -" % name)
+
+
+def cmd_cluster(args):
+    _check_extra_names(args.names)
+    if args.action == "list":
+        return {n: dict(_shown(extra_facts(n)), apiserver="ready" if apiserver_ready(extra_facts(n)) else "down")
+                for n in list_extra_clusters()}
+    with state_lock():
+        state = read_state()
+        if not state.get("bins"):
+            raise TestbedError("the default test bed is not up (its binaries and Prometheus are the extra "
+                               "clusters' too); run: tools/testbed/testbed up")
+        if args.action == "down":
+            stop_extra_clusters(state, args.names or list_extra_clusters())
+            return {}
+        if not args.names:
+            raise TestbedError("cluster up: name the clusters to start, e.g. cluster up east west")
+        return {n: _shown(start_extra_cluster(state, n)) for n in args.names}
+
+
+def _shown(facts):
+    return {k: v for k, v in facts.items() if k != "bins"}
+
+
+def start_extra_cluster(state, name):
+    """Start (or find running) the extra cluster `name` with Istio installed; returns its facts."""
+    facts = extra_facts(name)
+    if facts and apiserver_ready(facts):
+        return facts
+    stop_extra_clusters(state, [name], quiet=True)
+    base = extra_dir(name)
+    os.makedirs(base, exist_ok=True)
+    policy = os.path.join(base, "audit-policy.yaml")
+    with open(policy, "w") as fh:
+        fh.write(AUDIT_POLICY)
+    facts = {"name": name, "kwok_name": extra_cluster_name(name), "bins": state["bins"],
+             "kubeconfig": os.path.join(base, "kubeconfig"),
+             "prometheus_url": state.get("prometheus_url", ""),
+             "prometheus_targets": state.get("prometheus_targets", "")}
+    log("starting extra cluster %s (kwokctl, binary runtime)" % name)
+    facts["audit_log"] = kwokctl_create(state["bins"], state["kube_version"], facts["kwok_name"],
+                                        os.path.join(base, "kwok"), facts["kubeconfig"], policy)
+    apply_yaml(facts, NODE)
+    kubectl(facts, "wait", "--for=condition=Ready", "node/kwok-node-0", "--timeout=60s")
+    install_istio(facts)
+    with open(os.path.join(base, "cluster.json"), "w") as fh:
+        json.dump(facts, fh, indent=2, sort_keys=True)
+    return facts
+
+
+def stop_extra_clusters(state, names, quiet=False):
+    kwokctl = state.get("bins", {}).get("kwokctl")
+    for name in names:
+        base = extra_dir(name)
+        if kwokctl and os.path.isdir(os.path.join(base, "kwok", "clusters", extra_cluster_name(name))):
+            log("stopping extra cluster %s" % name)
+            run([kwokctl, "delete", "cluster", "--name", extra_cluster_name(name),
+                 "--kubeconfig", os.path.join(base, "kubeconfig")],
+                env={"KWOK_WORKDIR": os.path.join(base, "kwok")}, capture=True, check=not quiet, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # ---------------------------------------------------------------- down / status / env
 
 def stop_cluster(state, quiet=False):
@@ -488,6 +595,7 @@ def cmd_down(args):
                            % open(hold_file()).read().strip())
     with state_lock():
         state = read_state()
+        stop_extra_clusters(state, list_extra_clusters())
         stop_cluster(state)
         pid = state.get("prometheus_pid")
         if pid_alive(pid):
@@ -563,11 +671,14 @@ def main(argv=None):
     sub.add_parser("hold").add_argument("reason", nargs="*")
     up = sub.add_parser("up")
     up.add_argument("--no-istio", action="store_true", help="start the cluster and Prometheus only")
+    extra = sub.add_parser("cluster", help="extra clusters beside the default one (fleet tests)")
+    extra.add_argument("action", choices=["up", "down", "list"])
+    extra.add_argument("names", nargs="*", help="names of the extra clusters (letters, digits, -)")
     args = parser.parse_args(argv)
     try:
         result = globals()["cmd_" + args.cmd](args)
-        if args.cmd == "build":
-            print(json.dumps(result, indent=2))
+        if args.cmd in ("build", "cluster"):
+            print(json.dumps(result, indent=2, sort_keys=True))
     except TestbedError as exc:
         log("error: %s" % exc)
         return 1
