@@ -82,6 +82,9 @@ def scenario(name, k8s, prometheus_url, simulator):
     def faulty(namespace):
         create_release(k8s, namespace)
         set_faults(k8s, namespace, "podinfo-v2", error_rate=0.3)
+        # The simulator must answer with the errors before the run starts: one that has not seen the
+        # annotation yet lets the first gate pass, and that run takes another path than the reference.
+        simulator.wait_synced(k8s, namespace)
 
     return Scenario("rollback", "canary.yml", laid_out_plan(prometheus_url, simulator, steps=[10, 50, 100],
                                                             threshold=1), "Failed", setup=faulty)
