@@ -37,12 +37,13 @@ options:
     description:
       - Name of the VirtualService, a Kubernetes object name (lower-case letters, digits, C(-) and C(.)).
       - Checked before any request; an empty or invalid name is an error naming this option.
+      - Required, with O(namespace) and O(destinations), unless O(virtual_services) is given.
     type: str
-    required: true
   namespace:
-    description: Namespace of the VirtualService, a DNS-1123 label; checked before any request.
+    description:
+      - Namespace of the VirtualService, a DNS-1123 label; checked before any request.
+      - With O(virtual_services), the namespace of every item that does not give its own.
     type: str
-    required: true
   route:
     description:
       - Name of the HTTP route (an entry of C(spec.http)) to change.
@@ -56,7 +57,6 @@ options:
         sends to.
     type: list
     elements: dict
-    required: true
     suboptions:
       subset:
         description: Subset of the host, as named in its DestinationRule.
@@ -71,6 +71,48 @@ options:
         description: Share of the traffic, an integer from 0 to 100. All weights add up to 100.
         type: int
         required: true
+  virtual_services:
+    description:
+      - Several VirtualServices changed by one task, instead of O(name), O(route) and O(destinations)
+        (one task for 200 services rather than a loop of 200 tasks).
+      - "Every item is read and checked (its route, its weights, its hosts and subsets) before any is
+        written; when one cannot be done nothing is written and the error names the item, for example
+        C(virtual_services[3].destinations: ...)."
+      - Then each change is sent exactly as for one
+        VirtualService (the same resourceVersion guard, conflict retries and O(on_concurrent_weight_change)).
+        A failure while writing (the API server gone, a concurrent weight change) names the item and
+        returns in C(written) the items already changed.
+      - The destination check reads each namespace's DestinationRules (and ServiceEntries) once for all items.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description: Name of the VirtualService.
+        type: str
+        required: true
+      namespace:
+        description: Its namespace; O(namespace) when not given.
+        type: str
+      route:
+        description: Name of its HTTP route to change, as O(route).
+        type: str
+      destinations:
+        description: Its weighted destinations, as O(destinations).
+        type: list
+        elements: dict
+        required: true
+        suboptions:
+          subset:
+            description: Subset of the host, as named in its DestinationRule.
+            type: str
+          host:
+            description: Host (service) of the destination, as O(destinations[].host).
+            type: str
+          weight:
+            description: Share of the traffic, an integer from 0 to 100. All weights add up to 100.
+            type: int
+            required: true
   validate_destinations:
     description:
       - Check every destination of O(destinations) before writing anything.
@@ -154,6 +196,16 @@ EXAMPLES = r"""
       - {subset: stable, weight: 100}
       - {subset: candidate, weight: 0}
 
+- name: Shift many services at once, each checked before any is written
+  rollouts.istio.traffic_split:
+    namespace: shop
+    virtual_services:
+      - name: reviews
+        destinations: [{subset: stable, weight: 50}, {subset: candidate, weight: 50}]
+      - name: ratings
+        route: primary
+        destinations: [{subset: stable, weight: 50}, {subset: candidate, weight: 50}]
+
 - name: Split between two services (hosts), connecting once for the whole play
   module_defaults:
     group/rollouts.istio.istio:
@@ -206,52 +258,32 @@ object:
   description: The VirtualService after the change (in check mode, as the server's dry run returned it).
   returned: success
   type: dict
+results:
+  description:
+    - With O(virtual_services), one result per item, in their order, each with the keys above
+      (RV(route), RV(before), RV(after), RV(object) ...) and its C(name) and C(namespace).
+  returned: success, with O(virtual_services)
+  type: list
+  elements: dict
+written:
+  description: On a failure while writing with O(virtual_services), the items (C(namespace/name)) already changed.
+  returned: failure while writing, with O(virtual_services)
+  type: list
+  elements: str
 diff:
-  description: The route (its entry of C(spec.http)) before and after, in diff mode.
+  description:
+    - The route (its entry of C(spec.http)) before and after, in diff mode.
+    - With O(virtual_services), a list of them, one per item.
   returned: when diff mode is on
-  type: dict
+  type: raw
 """
 
-from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label, check_number
-from ansible_collections.rollouts.istio.plugins.module_utils._core.routes import DEFAULT_DOMAIN, DEFAULT_ROOT_NAMESPACE
-from ansible_collections.rollouts.istio.plugins.module_utils._core.specs import check_object_names
-from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import ON_CONCURRENT_WEIGHT_CHANGE, set_split
-from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import connect_istio, kubernetes_module, run
-
-MODULE_SPEC = dict(
-    name=dict(type="str", required=True),
-    namespace=dict(type="str", required=True),
-    route=dict(type="str"),
-    destinations=dict(type="list", elements="dict", required=True, options=dict(
-        subset=dict(type="str"),
-        host=dict(type="str"),
-        weight=dict(type="int", required=True),
-    )),
-    validate_destinations=dict(type="bool", default=True, aliases=["validate_subsets"]),
-    root_namespace=dict(type="str", default=DEFAULT_ROOT_NAMESPACE),
-    on_concurrent_weight_change=dict(type="str", choices=list(ON_CONCURRENT_WEIGHT_CHANGE), default="fail"),
-    max_conflict_retries=dict(type="int", default=5),
-    cluster_domain=dict(type="str", default=DEFAULT_DOMAIN),
-)
-
-
-def split_traffic(module):
-    p = module.params
-    check_object_names(p)
-    check_number(p["max_conflict_retries"], "max_conflict_retries", minimum=0, integer=True)
-    check_dns_label(p["root_namespace"], "root_namespace", "namespace")
-    result, tracker = set_split(
-        connect_istio(module), p["namespace"], p["name"], p["destinations"], route=p["route"],
-        check_mode=module.check_mode, validate_destinations=p["validate_destinations"],
-        max_retries=p["max_conflict_retries"], domain=p["cluster_domain"], root_namespace=p["root_namespace"],
-        on_concurrent_weight_change=p["on_concurrent_weight_change"])
-    if module._diff:
-        result["diff"] = tracker.diff()
-    return result
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import kubernetes_module, run
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.split_task import MODULE_KWARGS, MODULE_SPEC, split_traffic_module
 
 
 def main():
-    run(kubernetes_module(MODULE_SPEC, supports_check_mode=True), split_traffic)
+    run(kubernetes_module(MODULE_SPEC, supports_check_mode=True, **MODULE_KWARGS), split_traffic_module)
 
 
 if __name__ == "__main__":

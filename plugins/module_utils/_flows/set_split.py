@@ -129,30 +129,50 @@ def _show(weights):
     return ", ".join("%s=%s" % (k, v) for k, v in sorted(weights.items())) or "no destinations"
 
 
-def set_split(api, namespace, name, destinations, route=None, check_mode=False, validate_destinations=True,
-              max_retries=5, domain=DEFAULT_DOMAIN, root_namespace=DEFAULT_ROOT_NAMESPACE,
-              on_concurrent_weight_change="fail"):
-    """Give one route of a VirtualService the requested weights; returns (module result, DifferenceTracker)."""
+def _read_and_plan(api, checker, namespace, name, destinations, route, domain):
+    """One read of the VirtualService and the plan of this change on it: (vs, route index, weights now, plan)."""
+    vs = read_virtual_service(api, namespace, name, param="name")
+    http = (vs.get("spec") or {}).get("http") or []
+    index = select_route(http, route)
+    weights_now = route_weights(http[index], namespace, domain)
+    split = normalize_split(destinations, http[index], namespace, domain)
+    if checker is not None:
+        checker.check(split)
+    return vs, index, weights_now, plan_split(vs, index, split, domain)
+
+
+def _check_policy(on_concurrent_weight_change):
     if on_concurrent_weight_change not in ON_CONCURRENT_WEIGHT_CHANGE:
         raise RouteError("on_concurrent_weight_change", "must be one of %s, got %r"
                          % (", ".join(ON_CONCURRENT_WEIGHT_CHANGE), on_concurrent_weight_change))
-    checker = DestinationChecker(api, namespace, domain, root_namespace) if validate_destinations else None
+
+
+def set_split(api, namespace, name, destinations, route=None, check_mode=False, validate_destinations=True,
+              max_retries=5, domain=DEFAULT_DOMAIN, root_namespace=DEFAULT_ROOT_NAMESPACE,
+              on_concurrent_weight_change="fail", checker=None, first_read=None):
+    """Give one route of a VirtualService the requested weights; returns (module result, DifferenceTracker).
+
+    ``checker`` (a DestinationChecker for ``namespace``) may be shared by several changes, so that
+    each list is read once for all of them; ``first_read`` is what ``_read_and_plan`` returned when
+    the caller already read and checked the object (set_splits), so that read is not made again.
+    """
+    _check_policy(on_concurrent_weight_change)
+    if checker is None and validate_destinations:
+        checker = DestinationChecker(api, namespace, domain, root_namespace)
     attempts, refused, first_weights = 0, None, None
     while True:
         attempts += 1
-        vs = read_virtual_service(api, namespace, name, param="name")
+        if first_read is not None:
+            vs, index, weights_now, plan = first_read
+            first_read = None
+        else:
+            vs, index, weights_now, plan = _read_and_plan(api, checker, namespace, name, destinations, route, domain)
         if refused is not None and vs["metadata"]["resourceVersion"] == refused[0]:
             # Refused although nobody wrote in between: the patch itself is at fault.
             raise IstioError(explain(refused[1], "patch", resource_name(VIRTUAL_SERVICE), namespace, name), refused[1])
-        http = (vs.get("spec") or {}).get("http") or []
-        index = select_route(http, route)
-        weights_now = route_weights(http[index], namespace, domain)
+        http = vs["spec"]["http"]
         if first_weights is None:
             first_weights = weights_now
-        split = normalize_split(destinations, http[index], namespace, domain)
-        if checker is not None:
-            checker.check(split)
-        plan = plan_split(vs, index, split, domain)
         changed = plan.difference.changed
         if changed and weights_now != first_weights and on_concurrent_weight_change == "fail":
             raise _concurrent_change(namespace, name, http[index].get("name") or "#%d" % index,
@@ -182,3 +202,53 @@ def set_split(api, namespace, name, destinations, route=None, check_mode=False, 
                                  % (namespace, name, attempts, exc.msg), exc)
         except K8sError as exc:
             raise IstioError(explain(exc, "patch", resource_name(VIRTUAL_SERVICE), namespace, name), exc)
+
+
+def _in_item(exc, where):
+    """The same failure, its option named inside item ``where`` (``virtual_services[3].destinations``)."""
+    param = "%s.%s" % (where, exc.param) if exc.param else where
+    out = RolloutsError(exc.msg, param=param, **exc.result)
+    return out
+
+
+def set_splits(api, items, check_mode=False, validate_destinations=True, max_retries=5, domain=DEFAULT_DOMAIN,
+               root_namespace=DEFAULT_ROOT_NAMESPACE, on_concurrent_weight_change="fail", param="virtual_services"):
+    """Give one route of each of several VirtualServices its weights: every one read and checked before any is written.
+
+    ``items`` are dicts with ``namespace``, ``name``, ``destinations`` and ``route``. Any item that cannot
+    be done (bad input, a missing object, route, host or subset) fails the whole call before the first
+    write, its error naming the item (``virtual_services[3].destinations: ...``). Then each change is
+    sent as set_split sends it (the same resourceVersion guard, conflict retries and
+    on_concurrent_weight_change), reusing the read that was checked; the lists the destination check
+    needs are read once per namespace for all items. Returns (list of results, list of DifferenceTrackers);
+    a failure while writing names the item and says which items were already written.
+    """
+    _check_policy(on_concurrent_weight_change)
+    checkers = {}
+    planned = []
+    for i, item in enumerate(items):
+        ns = item["namespace"]
+        if validate_destinations and ns not in checkers:
+            checkers[ns] = DestinationChecker(api, ns, domain, root_namespace)
+        try:
+            planned.append(_read_and_plan(api, checkers.get(ns), ns, item["name"], item["destinations"],
+                                          item.get("route"), domain))
+        except RolloutsError as exc:
+            raise _in_item(exc, "%s[%d]" % (param, i))
+    results, trackers, written = [], [], []
+    for i, (item, first) in enumerate(zip(items, planned)):
+        try:
+            result, tracker = set_split(api, item["namespace"], item["name"], item["destinations"], route=item.get("route"),
+                                        check_mode=check_mode, validate_destinations=validate_destinations,
+                                        max_retries=max_retries, domain=domain, root_namespace=root_namespace,
+                                        on_concurrent_weight_change=on_concurrent_weight_change,
+                                        checker=checkers.get(item["namespace"]), first_read=first)
+        except RolloutsError as exc:
+            failed = _in_item(exc, "%s[%d]" % (param, i))
+            failed.result.update(changed=bool(written) and not check_mode, written=list(written))
+            raise failed
+        results.append(result)
+        trackers.append(tracker)
+        if result["changed"]:
+            written.append("%s/%s" % (item["namespace"], item["name"]))
+    return results, trackers

@@ -389,3 +389,107 @@ def test_names_are_checked_before_any_request(mesh_app, audit, module, args, par
     assert "upper-case" in task["msg"] or "give the" in task["msg"] or "not a valid" in task["msg"] \
         or "at least 0" in task["msg"]
     assert module_requests(audit, mark, ns) == []
+
+
+# The action plugin runs the module's code in the controller's worker when the task runs there; async
+# (like become or a delegation to another host) runs the module as a module. Both give the same result.
+SAME_KEYS = ("changed", "before", "after", "route", "route_index", "attempts", "api_version", "failed", "msg", "param")
+
+
+def _same_keys(task):
+    return dict((k, task.get(k)) for k in SAME_KEYS)
+
+
+def test_the_module_as_a_module_gives_the_action_plugins_result(mesh_app):
+    ns = mesh_app
+    as_module = dict(split_task(ns, weights(70, 30), route="primary"), **{"async": 60, "poll": 1})
+    here = split_task(ns, weights(60, 40), route="primary")
+    module_result, plugin_result = play([as_module])[0], play([here])[0]
+    assert "ansible_job_id" in module_result and "ansible_job_id" not in plugin_result
+    assert module_result["changed"] and plugin_result["changed"] and not plugin_result.get("failed")
+    assert module_result["after"] == {"stable": 70, "candidate": 30} and plugin_result["before"] == module_result["after"]
+    assert (module_result["invocation"]["module_args"]["destinations"]
+            == [dict(d, host=None) for d in weights(70, 30)])
+    assert (plugin_result["invocation"]["module_args"]["destinations"]
+            == [dict(d, host=None) for d in weights(60, 40)])
+    for task in (split_task(ns, weights(60, 40), route="primary"), split_task(ns, weights(50, 60)),
+                 split_task(ns, weights(50, 50), route="nope"),
+                 split_task(ns, [{"subset": "stable", "weight": 50}, {"subset": "canary", "weight": 50}])):
+        module_result = play([dict(task, **{"async": 60, "poll": 1})])[0]
+        plugin_result = play([task])[0]
+        assert _same_keys(module_result) == _same_keys(plugin_result)
+    assert primary_weights(ns) == [60, 40]
+
+
+def _more_virtual_services(ns, count):
+    names = ["reviews-%d" % i for i in range(count)]
+    objs = []
+    for name in names:
+        # Another VirtualService of the same host (its Service and DestinationRule are mesh_app's).
+        obj = rich_virtual_service(ns, name=name)
+        for route in obj["spec"]["http"]:
+            for dest in route["route"]:
+                dest["destination"]["host"] = VS
+        objs.append(obj)
+    apply_yaml(ns, objs)
+    return names
+
+
+def _batch_task(ns, names, stables, **extra):
+    args = {"namespace": ns, "virtual_services": [
+        {"name": n, "route": "primary", "destinations": weights(s, 100 - s)} for n, s in zip(names, stables)]}
+    args.update(extra)
+    return {"name": "split many", "rollouts.istio.traffic_split": args}
+
+
+def test_virtual_services_shifts_each_reading_the_destination_rules_once(mesh_app, audit):
+    ns = mesh_app
+    names = _more_virtual_services(ns, 3)
+    mark = audit.mark()
+    task = play([_batch_task(ns, names, [90, 80, 70])], diff=True)[0]
+    events = module_requests(audit, mark, ns)  # before this test's own reads
+    assert not task.get("failed"), task
+    assert task["changed"] is True
+    assert [(r["name"], r["after"]) for r in task["results"]] == [
+        (n, {"stable": s, "candidate": 100 - s}) for n, s in zip(names, (90, 80, 70))]
+    assert [d["weight"] for n in names for d in get_raw(ns, "virtualservice", n)["spec"]["http"][1]["route"]] == [
+        90, 10, 80, 20, 70, 30]
+    assert len(task["diff"]) == 3
+    assert sorted((e.verb, e.resource) for e in events) == sorted(
+        [("get", "virtualservices")] * 3 + [("get", "services"), ("list", "destinationrules")]
+        + [("patch", "virtualservices")] * 3)
+    # The same again: reads only.
+    mark = audit.mark()
+    again = play([_batch_task(ns, names, [90, 80, 70])])[0]
+    assert again["changed"] is False and not again.get("failed")
+    assert module_requests(audit, mark, ns, writes=True) == []
+
+
+def test_virtual_services_with_one_bad_item_writes_nothing_and_names_it(mesh_app, audit):
+    ns = mesh_app
+    names = _more_virtual_services(ns, 3)
+    before = [get_raw(ns, "virtualservice", n) for n in names]
+    task = _batch_task(ns, names, [90, 80, 70])
+    task["rollouts.istio.traffic_split"]["virtual_services"][2]["destinations"][1]["subset"] = "canary"
+    mark = audit.mark()
+    result = play([task])[0]
+    assert result["failed"] and result["changed"] is False
+    assert result["msg"].startswith("virtual_services[2].destinations: ") and "'canary'" in result["msg"]
+    assert module_requests(audit, mark, ns, writes=True) == []
+    assert [get_raw(ns, "virtualservice", n) for n in names] == before
+    task = _batch_task(ns, names, [90, 80, 70])
+    task["rollouts.istio.traffic_split"]["virtual_services"][1]["destinations"][0]["weight"] = 50
+    result = play([task])[0]
+    assert result["failed"] and result["msg"].startswith("virtual_services[1].destinations")
+    assert module_requests(audit, mark, ns, writes=True) == []
+
+
+def test_virtual_services_in_check_mode_dry_run_each(mesh_app, audit):
+    ns = mesh_app
+    names = _more_virtual_services(ns, 2)
+    mark = audit.mark()
+    task = play([_batch_task(ns, names, [50, 40])], check=True)[0]
+    assert task["changed"] is True and not task.get("failed")
+    assert module_requests(audit, mark, ns, writes=True) == []
+    dry = [e for e in module_requests(audit, mark, ns) if e.is_write]
+    assert len(dry) == 2 and all(e.dry_run for e in dry)
