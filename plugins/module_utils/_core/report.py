@@ -350,7 +350,9 @@ def _metric_plot(name, series, t_span, index):
     values = [c["value"] for c in series["checks"] if c["value"] is not None] + series["min"] + series["max"]
     low, high = _span(values)
     margin = (high - low) * 0.1
-    axes = _Axes(t_span, (low - margin, high + margin))
+    # A metric that is never negative (a rate, a latency) gets no axis below 0.
+    bottom = low - margin if low < 0 or low - margin >= 0 else 0
+    axes = _Axes(t_span, (bottom, high + margin))
     parts = _frame(axes, name, t_span[0])
     for kind in ("min", "max"):
         for bound in series[kind]:

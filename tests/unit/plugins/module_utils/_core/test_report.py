@@ -306,3 +306,17 @@ def test_a_real_record_gives_a_report_of_every_decision(name):
     page = REPORT.render_html(report)
     for metric in set(c["metric"] for g in report["gates"] for c in g["checks"]):
         assert 'class="series" data-metric="%s"' % metric in page
+
+
+def test_a_metric_never_negative_is_plotted_from_zero_up():
+    # Latencies near 0 with a max of 500: the margin below the lowest value must not make a negative axis.
+    rec = rolled_back_record()
+    for decision in rec["decisions"]:
+        analysis = decision.get("analysis") or {}
+        latency = [i for i, m in enumerate(analysis.get("metrics") or []) if m["name"] == "latency"]
+        for row in analysis.get("checks") or []:
+            if row[0] in latency and row[4] is not None:
+                row[4] = 2.0
+    html = REPORT.render_html(REPORT.build(rec))
+    labels = re.findall(r'text-anchor="end" fill="#5d6675">([^<]+)</text>', html)
+    assert labels and all(float(label) >= 0 for label in labels), labels
