@@ -1,17 +1,20 @@
-"""Benchmark one traffic change three ways, and many VirtualServices in one play.
+"""Benchmark one traffic change: traffic_split (now and as a module), kubernetes.core.k8s, kubectl apply.
 
-    python bench/traffic_split/run.py [--changes 20] [--sizes 50,100,200]
-    python bench/traffic_split/run.py --smoke     # the smallest run (1 change, 1 VirtualService), in seconds
+    python bench/traffic_split/run.py [--changes 20]
+    python bench/traffic_split/run.py --smoke     # the smallest run (1 change each), in seconds
 
 Against the local test bed (needs its audit log: `eval "$(tools/testbed/testbed env)"`):
 
-1. One weight change of one route, side by side: rollouts.istio.traffic_split, kubernetes.core.k8s
-   applying the same VirtualService with the new weights, and `kubectl apply`. Median wall time
-   of --changes changes each (the whole ansible-playbook / kubectl process, as a user waits for it),
-   ratios, and the API requests each makes per change, counted from the audit log.
+1. One weight change of one route, side by side: rollouts.istio.traffic_split as it runs now (its
+   action plugin runs the module's code in the controller's worker), the same module run as a module
+   (before: shipped and started per task; a local connection under another name makes the action
+   plugin do that), kubernetes.core.k8s applying the same VirtualService with the new weights, and
+   `kubectl apply`. Medians of --changes changes each: the task's own wall time (from the JSON
+   callback's task duration) and the whole process' (ansible-playbook / kubectl, as a user waits for
+   it), ratios to kubernetes.core.k8s, and the API requests each makes per change (audit log).
 2. The same with nothing to change: how many requests and writes each makes.
-3. --sizes VirtualServices changed in one play (one traffic_split task looping over them) against
-   a kubectl loop (`kubectl patch` per object), and how both grow.
+
+Many VirtualServices in one play: bench/many_services.
 
 Every request is made as a ServiceAccount of the benchmark's own namespace, so the audit log
 tells this benchmark's requests from everyone else's. Not a test: it prints numbers, it asserts none.
@@ -19,6 +22,8 @@ tells this benchmark's requests from everyone else's. Not a test: it prints numb
 
 import argparse
 import base64
+import datetime
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +38,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from support.audit import AuditLog  # noqa: E402
+
+# The local connection under another name: rollouts.istio's action plugins run their module as a module
+# when the connection is not local, so this gives the 'before' column (the module shipped and started per task).
+MODULE_AS_MODULE = '''"""The local connection under another name, for the benchmark's 'module as a module' column."""
+from ansible.plugins.connection import local as _local
+
+DOCUMENTATION = _local.DOCUMENTATION.replace("name: local", "name: module_as_module", 1)
+
+
+class Connection(_local.Connection):
+    transport = "module_as_module"
+'''
 
 
 def sh(*args, input=None, check=True, env=None):
@@ -87,6 +104,21 @@ def destination_rule(ns, name):
             "metadata": {"name": name, "namespace": ns},
             "spec": {"host": name, "subsets": [{"name": "stable", "labels": {"version": "v1"}},
                                                {"name": "candidate", "labels": {"version": "v2"}}]}}
+
+
+def _when(text):
+    return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def tasks_wall(stdout):
+    """The wall time of the play's tasks, from ansible.posix.json's task durations (not the process' start-up)."""
+    out = json.loads(stdout)
+    total = 0.0
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            d = task["task"]["duration"]
+            total += (_when(d["end"]) - _when(d["start"])).total_seconds()
+    return total
 
 
 class Bench(object):
@@ -145,18 +177,25 @@ class Bench(object):
             return {"host": self.server, "api_key": self.token, "ca_cert": self.ca}
         return {"host": self.server, "api_key": self.token, "validate_certs": not self.insecure}
 
-    def playbook(self, tasks):
+    def playbook(self, tasks, connection="local"):
         path = os.path.join(self.tmp, "play-%s.yml" % uuid.uuid4().hex[:6])
         with open(path, "w") as fh:
-            yaml.safe_dump([{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}], fh)
+            yaml.safe_dump([{"hosts": "localhost", "connection": connection, "gather_facts": False, "tasks": tasks}], fh)
+        plugins = os.path.join(self.tmp, "connection_plugins")
+        if not os.path.exists(plugins):
+            os.makedirs(plugins)
+            with open(os.path.join(plugins, "module_as_module.py"), "w") as fh:
+                fh.write(MODULE_AS_MODULE)
         env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", KUBECONFIG="/nonexistent",
-                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+                   ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+                   ANSIBLE_CONNECTION_PLUGINS=plugins)
         return ["ansible-playbook", "-i", "localhost,", path], env
 
-    def traffic_split(self, name, stable, candidate, validate_destinations=True):
+    def traffic_split(self, name, stable, candidate, validate_destinations=True, connection="local"):
         return self.playbook([{"rollouts.istio.traffic_split": dict(
             self.conn(), name=name, namespace=self.ns, route="primary", validate_destinations=validate_destinations,
-            destinations=[{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": candidate}])}])
+            destinations=[{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": candidate}])}],
+            connection=connection)
 
     def k8s_core(self, name, stable, candidate):
         return self.playbook([{"kubernetes.core.k8s": dict(
@@ -168,7 +207,8 @@ class Bench(object):
             yaml.safe_dump(virtual_service(self.ns, name, stable, candidate), fh)
         return ["kubectl", "--kubeconfig", self.sa_kubeconfig, "apply", "-f", path], dict(os.environ)
 
-    def timed(self, cmd_env):
+    def timed(self, cmd_env, task_wall=False):
+        """(process wall s, audit events) or, with task_wall, (process wall s, tasks' wall s, audit events)."""
         cmd, env = cmd_env
         mark = self.audit.mark()
         t0 = time.perf_counter()
@@ -177,26 +217,30 @@ class Bench(object):
         if proc.returncode != 0:
             raise SystemExit("%s failed:\n%s%s" % (cmd[0], proc.stdout[-3000:], proc.stderr[-3000:]))
         events = self.audit.events(mark, user=self.user)
-        return wall, events
+        if not task_wall:
+            return wall, events
+        return wall, (tasks_wall(proc.stdout) if cmd[0] == "ansible-playbook" else wall), events
 
     # ------------------------------------------------------------ scenarios
 
     def one_change(self, changes):
         tools = [
             ("rollouts.istio.traffic_split", self.traffic_split),
+            ("traffic_split as a module (before)", lambda n, s, c: self.traffic_split(n, s, c, connection="module_as_module")),
             ("traffic_split validate_destinations=false", lambda n, s, c: self.traffic_split(n, s, c, False)),
             ("kubernetes.core.k8s", self.k8s_core),
             ("kubectl apply", self.kubectl_apply),
         ]
-        results = dict((label, {"wall": [], "requests": [], "writes": [], "verbs": {}}) for label, _make in tools)
+        results = dict((label, {"wall": [], "task": [], "requests": [], "writes": [], "verbs": {}}) for label, _make in tools)
         # Interleaved, so load from others on the machine hits every tool alike.
         for i in range(changes):
             stable = 90 - (i % 2) * 10
             for j, (label, make) in enumerate(tools):
                 name = "vs-%03d" % j
-                wall, events = self.timed(make(name, stable, 100 - stable))
+                wall, task, events = self.timed(make(name, stable, 100 - stable), task_wall=True)
                 r = results[label]
                 r["wall"].append(wall)
+                r["task"].append(task)
                 r["requests"].append(len(events))
                 r["writes"].append(sum(1 for e in events if e.is_write and not e.dry_run))
                 for e in events:
@@ -208,6 +252,7 @@ class Bench(object):
         out = {}
         for j, (label, make) in enumerate([
                 ("rollouts.istio.traffic_split", lambda n: self.traffic_split(n, 80, 20)),
+                ("traffic_split as a module (before)", lambda n: self.traffic_split(n, 80, 20, connection="module_as_module")),
                 ("traffic_split validate_destinations=false", lambda n: self.traffic_split(n, 80, 20, False)),
                 ("kubernetes.core.k8s", lambda n: self.k8s_core(n, 80, 20)),
                 ("kubectl apply", lambda n: self.kubectl_apply(n, 80, 20))]):
@@ -217,77 +262,40 @@ class Bench(object):
             out[label] = (wall, len(events), sum(1 for e in events if e.is_write and not e.dry_run))
         return out
 
-    def many(self, sizes):
-        out = []
-        for size in sizes:
-            names = ["vs-%03d" % i for i in range(size)]
-            stable = 70 if len(out) % 2 == 0 else 60
-            play = self.playbook([{
-                "rollouts.istio.traffic_split": dict(
-                    self.conn(), name="{{ item }}", namespace=self.ns, route="primary",
-                    destinations=[{"subset": "stable", "weight": stable}, {"subset": "candidate", "weight": 100 - stable}]),
-                "loop": names}])
-            t_play, ev_play = self.timed(play)
-            script = "".join(
-                "kubectl --kubeconfig %s -n %s patch virtualservice.networking.istio.io %s --type=json -p "
-                "'[{\"op\":\"replace\",\"path\":\"/spec/http/1/route/0/weight\",\"value\":%d},"
-                "{\"op\":\"replace\",\"path\":\"/spec/http/1/route/1/weight\",\"value\":%d}]' >/dev/null\n"
-                % (self.sa_kubeconfig, self.ns, n, stable - 5, 105 - stable) for n in names)
-            t_loop, ev_loop = self.timed((["bash", "-c", "set -e\n" + script], dict(os.environ)))
-            out.append((size, t_play, len(ev_play), t_loop, len(ev_loop)))
-        return out
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--changes", type=int, default=20)
-    parser.add_argument("--sizes", default="50,100,200")
-    parser.add_argument("--smoke", action="store_true",
-                        help="the smallest run that still goes through every scenario: --changes 1 --sizes 1")
+    parser.add_argument("--smoke", action="store_true", help="the smallest run that still goes through every scenario: --changes 1")
     args = parser.parse_args()
     if args.smoke:
-        args.changes, args.sizes = 1, "1"
+        args.changes = 1
     if args.changes < 1:
         parser.error("--changes: give at least 1, got %d" % args.changes)
     audit_log = os.environ.get("ROLLOUTS_TESTBED_AUDIT_LOG")
     kubeconfig = os.environ.get("KUBECONFIG")
     if not audit_log or not kubeconfig:
         raise SystemExit('needs the test bed: eval "$(tools/testbed/testbed env)"')
-    try:
-        sizes = [int(s) for s in args.sizes.split(",") if s]
-    except ValueError:
-        parser.error("--sizes: give counts separated by commas, such as 50,100,200, got %r" % args.sizes)
-    if not sizes or min(sizes) < 1:
-        parser.error("--sizes: give counts of at least 1, got %r" % args.sizes)
     bench = Bench(audit_log, kubeconfig)
-    bench.setup(max(sizes + [4]))
+    bench.setup(5)
     try:
-        print("One traffic change of one route, %d changes per tool (median wall time of the whole process)" % args.changes)
+        print("One traffic change of one route, %d changes per tool (medians; ratios to kubernetes.core.k8s)" % args.changes)
         res = bench.one_change(args.changes)
-        base = statistics.median(res["rollouts.istio.traffic_split"]["wall"])
-        print("%-40s %9s %7s %9s %7s  %s" % ("tool", "median s", "ratio", "requests", "writes", "requests per change"))
+        base_task = statistics.median(res["kubernetes.core.k8s"]["task"])
+        base_wall = statistics.median(res["kubernetes.core.k8s"]["wall"])
+        header = ("tool", "task s", "ratio", "process s", "ratio", "requests", "writes", "requests per change")
+        print("%-42s %8s %6s %9s %6s %9s %7s  %s" % header)
         for label, r in res.items():
-            med = statistics.median(r["wall"])
+            task, wall = statistics.median(r["task"]), statistics.median(r["wall"])
             verbs = ", ".join("%s x%.1f" % (k, v / float(args.changes)) for k, v in sorted(r["verbs"].items()))
-            print("%-40s %9.3f %7.2f %9.1f %7.1f  %s" % (label, med, med / base, statistics.mean(r["requests"]),
-                                                         statistics.mean(r["writes"]), verbs))
+            print("%-42s %8.3f %6.2f %9.3f %6.2f %9.1f %7.1f  %s" % (
+                label, task, task / base_task, wall, wall / base_wall, statistics.mean(r["requests"]),
+                statistics.mean(r["writes"]), verbs))
+        print("(task s: the task's own wall time, from the JSON callback; kubectl has no task, its process is its task)")
         print()
         print("Nothing to change (the same weights again)")
         for label, (wall, requests, writes) in bench.no_change().items():
-            print("%-40s %9.3f s %4d requests %4d writes" % (label, wall, requests, writes))
-        print()
-        print("Many VirtualServices: one play with one traffic_split task looping over them, against a kubectl patch loop")
-        header = ("count", "play s", "per VS s", "requests", "kubectl s", "per VS s", "requests")
-        print("%6s %12s %10s %12s %14s %10s %12s" % header)
-        rows = bench.many(sizes)
-        for size, t_play, r_play, t_loop, r_loop in rows:
-            print("%6d %12.2f %10.3f %12d %14.2f %10.3f %12d" % (size, t_play, t_play / size, r_play, t_loop,
-                                                                 t_loop / size, r_loop))
-        if len(rows) > 1:
-            s0, p0, k0 = rows[0][0], rows[0][1], rows[0][3]
-            s1, p1, k1 = rows[-1][0], rows[-1][1], rows[-1][3]
-            print("growth from %d to %d VirtualServices (x%.1f): play x%.2f, kubectl loop x%.2f"
-                  % (s0, s1, s1 / float(s0), p1 / p0, k1 / k0))
+            print("%-42s %9.3f s %4d requests %4d writes" % (label, wall, requests, writes))
     finally:
         bench.teardown()
 
