@@ -71,7 +71,7 @@ def sh(*args, check=True, env=None, input=None):
     proc = subprocess.run(list(args), capture_output=True, text=True, env=env, input=input, check=False)
     if check and proc.returncode != 0:
         raise SystemExit("%s failed (rc %s):\n%s%s" % (" ".join(args[:5]), proc.returncode, proc.stdout[-2000:],
-                                                        proc.stderr[-2000:]))
+                                                       proc.stderr[-2000:]))
     return proc
 
 
@@ -380,7 +380,7 @@ class Bench(object):
             self.sim.stop()
         if self.args.keep:
             say("kept: namespaces %s %s, Flagger's log %s" % (self.ns_flagger, self.ns_ours,
-                                                               os.path.join(self.tmp, "flagger.log")))
+                                                              os.path.join(self.tmp, "flagger.log")))
             return
         for ns, name in ((self.ns_flagger, "flagger"), (self.ns_ours, "rollout")):
             delete_clusterrolebinding(ns, name)

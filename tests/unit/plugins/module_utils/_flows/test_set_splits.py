@@ -28,7 +28,7 @@ def dr(name, subsets=("stable", "candidate")):
             "spec": {"host": name, "subsets": [{"name": s} for s in subsets]}}
 
 
-NAMES = ["a", "b", "c", "d"]
+NAMES = ("a", "b", "c", "d")
 
 
 def bed(names=NAMES, subsets=None):
