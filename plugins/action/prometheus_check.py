@@ -18,14 +18,12 @@ as a module, without progress.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.json import AnsibleJSONEncoder
 from ansible.module_utils.common.parameters import remove_values
-from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -39,53 +37,21 @@ from ansible_collections.rollouts.istio.plugins.module_utils._runner.prometheus_
     analyse,
     secret_values,
 )
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.arg_validation import validate_as_module
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import prometheus_argument_spec
+from ansible_collections.rollouts.istio.plugins.plugin_utils.in_worker import environment, runs_on_controller
 
 display = Display()
 
 # The task variable whose value, when set, names the analysis in its progress lines ("step 1 (10 %)").
 LABEL_VAR = "prometheus_check_progress_label"
-LOCAL_TRANSPORTS = ("local", "ansible.builtin.local", "ansible.legacy.local")
-
-
-@contextlib.contextmanager
-def environment(values, environ=None):
-    """The task's ``environment`` set in this worker while the analysis runs, as a module would get it."""
-    environ = os.environ if environ is None else environ
-    saved = dict((k, environ.get(k)) for k in values)
-    environ.update(dict((k, str(v)) for k, v in values.items()))
-    try:
-        yield environ
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
 
 
 def validate(args, name=MODULE_NAME):
     """(params, no_log_values, warnings, deprecations, error message or None), as AnsibleModule validates."""
     validator = ArgumentSpecValidator(prometheus_argument_spec(**MODULE_SPEC), mutually_exclusive=MUTUALLY_EXCLUSIVE,
                                       required_together=REQUIRED_TOGETHER)
-    validation = validator.validate(args)
-    params = dict(args)
-    params.update(validation.validated_parameters)
-    warnings = ["Both option {option} and its alias {alias} are set.".format(**w) for w in validation._warnings]
-    deprecations = []
-    for d in validation._deprecations:
-        entry = dict(msg=d["msg"], collection_name=d.get("collection_name"))
-        if d.get("date") is not None:
-            entry["date"] = d["date"]
-        else:
-            entry["version"] = d.get("version")
-        deprecations.append(entry)
-    message = None
-    if validation.error_messages:
-        message = validation.errors.msg
-        if isinstance(validation.errors[0], UnsupportedError):
-            message = "Unsupported parameters for ({name}) {kind}: {msg}".format(name=name, kind="module", msg=message)
-    return params, set(validation._no_log_values), warnings, deprecations, message
+    return validate_as_module(validator, args, name)
 
 
 def _progress_printer():
@@ -105,9 +71,7 @@ class ActionModule(ActionBase):
     _supports_async = True
 
     def _runs_on_controller(self):
-        """Whether the module would run in a process of this controller, as the user running ansible."""
-        return (self._connection.transport in LOCAL_TRANSPORTS and not self._play_context.become
-                and not self._task.async_val)
+        return runs_on_controller(self._connection, self._play_context, self._task)
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}

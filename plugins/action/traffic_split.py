@@ -24,9 +24,9 @@ from ansible.module_utils.common.json import AnsibleJSONEncoder
 from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.rollouts.istio.plugins.action.prometheus_check import LOCAL_TRANSPORTS, environment
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import RolloutsError
 from ansible_collections.rollouts.istio.plugins.module_utils._runner import runner
+from ansible_collections.rollouts.istio.plugins.plugin_utils.in_worker import environment, runs_on_controller
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.split_task import (
     MODULE_NAME,
     shared_connection,
@@ -41,9 +41,7 @@ class ActionModule(ActionBase):
     _supports_async = True
 
     def _runs_on_controller(self):
-        """Whether the module would run in a process of this controller, as the user running ansible."""
-        return (self._connection.transport in LOCAL_TRANSPORTS and not self._play_context.become
-                and not self._task.async_val)
+        return runs_on_controller(self._connection, self._play_context, self._task)
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}

@@ -15,7 +15,6 @@ import json
 import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.rollouts.istio.plugins.module_utils._core.errors import ParameterError
 from ansible_collections.rollouts.istio.plugins.module_utils._core.params import check_dns_label, check_number
@@ -25,6 +24,7 @@ from ansible_collections.rollouts.istio.plugins.module_utils._edges.istio_api im
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_auth import AUTH_ARG_SPEC
 from ansible_collections.rollouts.istio.plugins.module_utils._edges.k8s_client import FIELD_MANAGER, client_from_params
 from ansible_collections.rollouts.istio.plugins.module_utils._flows.set_split import ON_CONCURRENT_WEIGHT_CHANGE, set_split, set_splits
+from ansible_collections.rollouts.istio.plugins.module_utils._runner.arg_validation import validate_as_module
 from ansible_collections.rollouts.istio.plugins.module_utils._runner.runner import kubernetes_argument_spec
 
 MODULE_NAME = "rollouts.istio.traffic_split"
@@ -157,22 +157,4 @@ def shared_connection(params, environ=None):
 
 def validate(args, name=MODULE_NAME):
     """(params, no_log_values, warnings, deprecations, error message or None), as AnsibleModule validates."""
-    validator = ArgumentSpecValidator(kubernetes_argument_spec(**MODULE_SPEC), **MODULE_KWARGS)
-    validation = validator.validate(args)
-    params = dict(args)
-    params.update(validation.validated_parameters)
-    warnings = ["Both option {option} and its alias {alias} are set.".format(**w) for w in validation._warnings]
-    deprecations = []
-    for d in validation._deprecations:
-        entry = dict(msg=d["msg"], collection_name=d.get("collection_name"))
-        if d.get("date") is not None:
-            entry["date"] = d["date"]
-        else:
-            entry["version"] = d.get("version")
-        deprecations.append(entry)
-    message = None
-    if validation.error_messages:
-        message = validation.errors.msg
-        if isinstance(validation.errors[0], UnsupportedError):
-            message = "Unsupported parameters for ({name}) {kind}: {msg}".format(name=name, kind="module", msg=message)
-    return params, set(validation._no_log_values), warnings, deprecations, message
+    return validate_as_module(ArgumentSpecValidator(kubernetes_argument_spec(**MODULE_SPEC), **MODULE_KWARGS), args, name)

@@ -161,10 +161,3 @@ def test_the_deprecated_alias_is_reported_as_the_module_reports_it(prometheus):
     assert result["deprecations"] == [{"msg": "Alias 'fail_on_breach' is deprecated. See the module docs for more "
                                               "information", "version": "2.0.0", "collection_name": "rollouts.istio"}]
     assert "warnings" not in result
-
-
-def test_the_task_environment_is_set_while_it_runs_and_restored():
-    environ = {"KEEP": "1", "PROMETHEUS_URL": "http://before"}
-    with PC.environment({"PROMETHEUS_URL": "http://during", "NEW": 2}, environ) as env:
-        assert env["PROMETHEUS_URL"] == "http://during" and env["NEW"] == "2"
-    assert environ == {"KEEP": "1", "PROMETHEUS_URL": "http://before"}
