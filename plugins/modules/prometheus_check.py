@@ -30,6 +30,10 @@ description:
     from C(istio_requests_total); a candidate that had requests and answered none of them without a 5xx
     has a success rate of V(0), not no data. V(request-duration) is the 99th percentile of the request duration in
     milliseconds, from C(istio_request_duration_milliseconds_bucket).
+  - The built-in queries and the default O(requests_query) count what each series counted over the window, with
+    C(increase()) for a series older than the window and the whole value of a series born inside it. A new
+    series (a candidate's first 5xx, a new pod) has no C(rate()) until its second sample in the window, and a
+    ratio of rates would leave those errors out; here they count from their first scrape.
   - Any other metric is a PromQL query in O(metrics[].query) that returns one number. It may use the template
     variables C(${namespace}), C(${workload}), C(${service}), C(${version}), C(${interval}) (the metric's window)
     and any key of O(vars). The C(${}) form is used because Ansible would render C({{ }}) itself.
@@ -205,9 +209,9 @@ options:
     description:
       - The PromQL that counts requests for O(min_requests), with the same placeholders.
       - >-
-        Defaults to C(sum(increase(istio_requests_total{reporter="destination",
-        destination_workload_namespace="${namespace}",destination_workload=~"${workload}"}[${interval}]\))),
-        the requests the candidate's own proxies saw.
+        Defaults to the requests the candidate's own proxies saw over the window, from
+        C(istio_requests_total{reporter="destination",destination_workload_namespace="${namespace}",
+        destination_workload=~"${workload}"}), a series born inside the window counted with its whole value.
     type: str
   fail_task:
     description:
@@ -408,7 +412,7 @@ checks:
     - iteration: 1
       attempt: 1
       metric: request-success-rate
-      query: 100 * (sum(rate(istio_requests_total{...,response_code!~"5.*"}[1m])) or vector(0)) / sum(rate(istio_requests_total{...}[1m]))
+      query: 100 * (sum((increase(istio_requests_total{...,response_code!~"5.*"}[1m]) and ...) or ...) or vector(0)) / sum(...)
       value: 94.7
       min: 99.0
       max: null

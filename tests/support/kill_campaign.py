@@ -207,13 +207,13 @@ def reference_run(cluster, scenario, namespace, simulator, k8s):
     why = scenario.converged(namespace, result)
     assert not why, "the reference run of %s did not end as expected: %s\n%s" % (scenario.name, why, result.summary())
     assert boundaries and end, "the kill_at callback listed no boundaries: %s" % result.summary()
-    return boundaries, end, time.time() - started
+    return boundaries, end, time.time() - started, (result.failure() or "")[:300]
 
 
 def campaign(cluster, k8s, scenario, namespaces, simulator):
     """Reference run, then every kill point on the worker namespaces side by side. Returns the report."""
     started = time.time()
-    boundaries, end, reference_wall = reference_run(cluster, scenario, namespaces[0], simulator, k8s)
+    boundaries, end, reference_wall, reference_end = reference_run(cluster, scenario, namespaces[0], simulator, k8s)
     reference = dict((b["key"], b["state"]) for b in boundaries)
     points = kill_points(boundaries, end)
     reader = kill_state.Reader(cluster["kubeconfig"])
@@ -239,7 +239,8 @@ def campaign(cluster, k8s, scenario, namespaces, simulator):
               "workers": len(namespaces)}
     save_timing("kill_everywhere_" + scenario.name, **report)
     save_trials(scenario.name, boundaries, outcomes)
-    report["failed"] = failed
+    # How the reference run ended (its failure, for a rollback): a trial that takes another path says so.
+    report["failed"], report["reference_end"] = failed, reference_end
     return report
 
 

@@ -33,23 +33,38 @@ NO_DATA_POLICIES = ("fail", "skip", "wait")
 _DESTINATION = ('reporter="destination",destination_workload_namespace="${namespace}",'
                 'destination_workload=~"${workload}"')
 
-# As Flagger defines them for Istio (pkg/metrics/observers/istio.go), with ${} placeholders, except that
-# the success rate is 0 (not "no series") when there were requests and none succeeded: a candidate that
-# answers everything with a 5xx has no non-5xx series, and `or vector(0)` makes that a 0 % success rate.
-# No data remains what it should be: no requests at all (an empty denominator).
+
+def window_count(selector, metric="istio_requests_total"):
+    """PromQL for what each counter series of `selector` counted over the window, one element a series.
+
+    `increase()` needs two samples of a series inside the window, so a series born inside it (the
+    first 5xx of a candidate, the first request of a new pod) has no increase until its second scrape:
+    Flagger's rate() ratio then leaves those requests out, and a candidate answering a third of its
+    requests with a 500 reads 100 % for one scrape interval. A series that did not exist one window
+    ago counted all of its value inside the window, so it counts with that value instead."""
+    series = "%s{%s}" % (metric, selector)
+    return ("(increase(%s[${interval}]) and %s offset ${interval}) or (%s unless %s offset ${interval})"
+            % (series, series, series, series))
+
+
+# As Flagger defines them for Istio (pkg/metrics/observers/istio.go), with ${} placeholders, and two
+# changes. The success rate is 0 (not "no series") when there were requests and none succeeded: a
+# candidate that answers everything with a 5xx has no non-5xx series, and `or vector(0)` makes that a
+# 0 % success rate; no data remains what it should be: no requests at all (an empty denominator). And
+# every series counts what it counted over the window, those born inside it included (window_count).
 BUILTIN_METRICS = {
     "request-success-rate": {  # percent
-        "query": ('100 * (sum(rate(istio_requests_total{' + _DESTINATION + ',response_code!~"5.*"}[${interval}]))'
-                  ' or vector(0)) / sum(rate(istio_requests_total{' + _DESTINATION + '}[${interval}]))'),
+        "query": ('100 * (sum(' + window_count(_DESTINATION + ',response_code!~"5.*"') + ') or vector(0))'
+                  ' / sum(' + window_count(_DESTINATION) + ')'),
     },
     "request-duration": {  # milliseconds, p99
-        "query": ('histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{'
-                  + _DESTINATION + '}[${interval}])) by (le))'),
+        "query": ('histogram_quantile(0.99, sum by (le) ('
+                  + window_count(_DESTINATION, "istio_request_duration_milliseconds_bucket") + '))'),
     },
 }
 
 # How many requests the workload served over the window; gates `min_requests`.
-REQUEST_COUNT_QUERY = 'sum(increase(istio_requests_total{' + _DESTINATION + '}[${interval}]))'
+REQUEST_COUNT_QUERY = 'sum(' + window_count(_DESTINATION) + ')'
 
 # Names a query template can use besides the caller's own `vars`.
 BUILTIN_VARIABLES = ("namespace", "workload", "service", "version", "interval")

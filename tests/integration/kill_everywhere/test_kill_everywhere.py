@@ -100,5 +100,6 @@ def test_every_kill_converges(cluster, k8s, prometheus_url, bed, name):
     # Every boundary is in a state some trial killed the run in; a release makes several writes.
     assert report["boundaries_covered"] == report["boundaries"] > 10 and report["distinct_states"] >= 3, report
     assert report["converged"] == report["trials"], "\n".join(
-        "kill at boundary %(at)d (%(task)s) +%(delay)ss in %(namespace)s: " % o + "; ".join(o["problems"])
-        for o in report["failed"])
+        ["the reference run ended: %s" % (report["reference_end"] or "without a failure")]
+        + ["kill at boundary %(at)d (%(task)s) +%(delay)ss in %(namespace)s: " % o + "; ".join(o["problems"])
+           for o in report["failed"]])

@@ -39,7 +39,7 @@ class FakeQuery(object):
 
     @staticmethod
     def kind(promql):
-        if promql.startswith("sum(increase("):
+        if promql.startswith(("sum((increase(", "sum(increase(")):  # built in, or a requests_query of a test
             return "requests"
         if "istio_request_duration_milliseconds_bucket" in promql:
             return "duration"
@@ -130,17 +130,24 @@ def _flagger(query):
     return re.sub(r"\s+", "", query)
 
 
-def test_builtin_queries_are_flaggers_for_istio():
+def test_builtin_queries_are_flaggers_for_istio_counting_series_born_in_the_window():
     cfg = config(interval="30s")
     success, duration = [A.metric_query(cfg, m) for m in cfg.metrics]
     sel = 'reporter="destination",destination_workload_namespace="shop",destination_workload=~"podinfo-v2"'
-    # Flagger's success rate is the same ratio written as  sum(ok) / sum(all) * 100, except that here no
+
+    def counted(series):
+        # What each series counted over the window: increase() where the series is older than the window,
+        # its whole value where it is not (rate() has nothing of a series until its second sample).
+        return "(increase(%s[30s]) and %s offset 30s) or (%s unless %s offset 30s)" % ((series,) * 4)
+
+    # Flagger's success rate is the same ratio written as sum(ok) / sum(all) * 100, except that no
     # successful request at all is 0 (`or vector(0)`), not a missing series: a candidate answering only 5xx.
     assert _flagger(success) == _flagger(
-        '100 * (sum(rate(istio_requests_total{%s,response_code!~"5.*"}[30s])) or vector(0))'
-        ' / sum(rate(istio_requests_total{%s}[30s]))' % (sel, sel))
+        '100 * (sum(%s) or vector(0)) / sum(%s)' % (
+            counted('istio_requests_total{%s,response_code!~"5.*"}' % sel), counted("istio_requests_total{%s}" % sel)))
     assert _flagger(duration) == _flagger(
-        "histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{%s}[30s])) by (le))" % sel)
+        "histogram_quantile(0.99, sum by (le) (%s))" % counted("istio_request_duration_milliseconds_bucket{%s}" % sel))
+    assert _flagger(A.requests_query_for(cfg, "30s")) == _flagger("sum(%s)" % counted("istio_requests_total{%s}" % sel))
 
 
 def test_a_metric_window_is_its_own_interval_or_the_analysis_interval():
@@ -494,7 +501,7 @@ def test_too_few_requests_is_no_data():
     check = result["checks"][0]
     assert check["value"] == 100.0 and check["requests"] == 3.4 and check["min_requests"] == 20
     assert check["reason"] == "request-success-rate: no data (3.4 requests < min_requests 20)"
-    assert 'sum(increase(istio_requests_total{reporter="destination"' in check["requests_query"]
+    assert 'sum((increase(istio_requests_total{reporter="destination"' in check["requests_query"]
     assert "[10s]" in check["requests_query"]
 
 
@@ -559,7 +566,7 @@ def test_an_error_in_the_request_count_names_its_query():
     prom = FakeQuery(requests=QueryFailed("Prometheus at http://p is unreachable: refused (4 attempts)"))
     result = run(config([SUCCESS], min_requests=5), prom).result()
     assert result["verdict"] == "fail"
-    assert result["checks"][0]["requests_query"].startswith("sum(increase(")
+    assert result["checks"][0]["requests_query"].startswith("sum((increase(")
     assert result["reason"].endswith("request-success-rate: Prometheus at http://p is unreachable: refused (4 attempts)")
 
 
@@ -655,7 +662,8 @@ def test_a_quote_or_backslash_in_a_workload_stays_in_the_string():
     cfg = config([SUCCESS], variables=dict(VARS, workload='podinfo-"v2\\d'))
     query = A.metric_query(cfg, cfg.metrics[0])
     assert 'destination_workload=~"podinfo-\\"v2\\\\d"' in query
-    assert query.count("destination_workload=~") == 2
+    assert query.count("destination_workload=~") == 8  # 2 selectors, each 4 times (window_count)
+    assert query.count('destination_workload=~"podinfo-\\"v2\\\\d"') == 8
 
 
 def test_a_workload_cannot_inject_promql():
