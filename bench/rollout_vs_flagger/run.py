@@ -146,6 +146,63 @@ class FlaggerProcess(object):
         self._log.close()
 
 
+# ---------------------------------------------------------------- memory
+
+def _proc_status_kb(pid, field):
+    """A size field of /proc/<pid>/status (VmRSS, VmHWM) in kB; 0 once the process is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _descendants(root):
+    """The pids of root and of every process below it, now."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+class PeakMemory(object):
+    """The peak memory of a side's controller during a run: the process's own high-water mark
+    (VmHWM) and the resident size of its whole process tree (Ansible's forked workers and the
+    modules they start), sampled every 0.2 s."""
+
+    def __init__(self, pid):
+        self.pid, self.hwm_kb, self.tree_kb = pid, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.hwm_kb = max(self.hwm_kb, _proc_status_kb(self.pid, "VmHWM"))
+            self.tree_kb = max(self.tree_kb, sum(_proc_status_kb(p, "VmRSS") for p in _descendants(self.pid)))
+            self._stop.wait(0.2)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        return {"controller_mb": round(self.hwm_kb / 1024.0, 1), "tree_mb": round(self.tree_kb / 1024.0, 1)}
+
+
 # ---------------------------------------------------------------- witnesses
 
 class ObjectWatch(object):
@@ -398,6 +455,7 @@ class Bench(object):
                      "bench.rollouts.istio/revision": "%d-%s" % (index, "failing" if failing else "healthy")}}}}}
         want = "Failed" if failing else "Succeeded"
         load = Load(self.sim.ingress_url, host_of(self.ns_flagger))
+        memory = PeakMemory(self.flagger.proc.pid)
         try:
             time.sleep(2)
             mark = self.audit.mark()
@@ -411,9 +469,11 @@ class Bench(object):
                                           alive=self.flagger.alive)
         finally:
             load.stop()
+            peak = memory.stop()
         phase = obj["status"]["phase"]
-        out = {"wall_s": end - t0, "phase": phase, "requests": api_requests(self.audit, mark, self.flagger_user,
-                                                                            t0, end)}
+        # Flagger's high-water mark is since it started (it runs for the whole bench): its peak so far.
+        out = {"wall_s": end - t0, "phase": phase, "memory": peak,
+               "requests": api_requests(self.audit, mark, self.flagger_user, t0, end)}
         if failing:
             # The check that brings failedChecks to the threshold is the failing verdict; Flagger writes it
             # to the canary's status at once, and rolls back at its next tick.
@@ -446,15 +506,17 @@ class Bench(object):
             time.sleep(2)
             mark = self.audit.mark()
             run = start_playbook("canary.yml", plan, timeout=900)
+            memory = PeakMemory(run.proc.pid)
             t0 = run.started
             end, obj = self.ours_vs.wait(t0, lambda o: (o["metadata"].get("labels") or {}).get("rollouts.istio/phase")
                                          in ("Succeeded", "Failed"), 600, "the record's phase %s" % want,
                                          alive=lambda: not run.done())
             result = run.result()
+            peak = memory.stop()
         finally:
             load.stop()
         phase = obj["metadata"]["labels"]["rollouts.istio/phase"]
-        out = {"wall_s": end - t0, "playbook_s": result.wall, "phase": phase, "rc": result.rc,
+        out = {"wall_s": end - t0, "playbook_s": result.wall, "phase": phase, "rc": result.rc, "memory": peak,
                "requests": api_requests(self.audit, mark, self.ours_user, t0, end)}
         out["slowest_tasks"] = slowest_tasks(result.data)
         if phase != want:
@@ -534,6 +596,9 @@ class Bench(object):
         frw, orw = med("flagger_failing", "rollback_writes", "writes"), med("ours_failing", "rollback_writes", "writes")
         row("failing: writes verdict -> stable", frw, orw,
             "one write: %s" % ("met" if orw == 1 else "MISSED") if orw is not None else "")
+        row("peak memory, controller process (MB)", med("flagger", "memory", "controller_mb"),
+            med("ours", "memory", "controller_mb"))
+        row("peak memory, process tree (MB)", med("flagger", "memory", "tree_mb"), med("ours", "memory", "tree_mb"))
         say("%-38s %10s %10s %12s  %s" % ("", "Flagger", "ours", "ratio o/F", "target"))
         for label, f, o, r, t in rows:
             say("%-38s %10s %10s %12s  %s" % (label, fmt(f), fmt(o), fmt(r, 2), t))
@@ -581,6 +646,8 @@ def summary(res, bake):
         res["phase"], res["wall_s"], res["wall_s"] - bake, res["requests"]["reads"], res["requests"]["writes"])
     if "playbook_s" in res:
         text += ", ansible-playbook %.1f s" % res["playbook_s"]
+    if res.get("memory"):
+        text += ", peak %(controller_mb).0f MB (tree %(tree_mb).0f MB)" % res["memory"]
     if "verdict_to_stable_s" in res:
         text += "; verdict -> 100 %% stable %.2f s in %d writes (%s)" % (
             res["verdict_to_stable_s"], res["rollback_writes"]["writes"],

@@ -139,10 +139,11 @@ class Fleet(object):
         path.write_text(yaml.safe_dump(inv, sort_keys=False))
         return str(path)
 
-    def start(self, inventory, extra_vars=None, waves=(1, 1, 1), timeout=600, forks=5):
-        """Run fleet.yml in the background; `waves` is fleet_waves (given with -e, as serial needs)."""
+    def start(self, inventory, extra_vars=None, waves=(1, 1, 1), timeout=600, forks=5, playbook="fleet.yml"):
+        """Run fleet.yml (or another playbook over the fleet's hosts) in the background; `waves` is
+        fleet_waves (given with -e, as serial needs)."""
         cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-               os.path.join(PLAYBOOKS, "fleet.yml"), "--forks", str(forks),
+               os.path.join(PLAYBOOKS, playbook), "--forks", str(forks),
                "-e", json.dumps(dict(extra_vars or {}, fleet_waves=list(waves)))]
         return PlaybookRun(cmd, playbook_env(), timeout)
 

@@ -90,6 +90,17 @@ def test_a_failure_in_the_second_wave_stops_the_fleet_there(fleet):
     assert_untouched(fleet, "c", mark_c)
     outcomes = {h: e["outcome"] for h, e in fleet_report(fleet)["clusters"].items()}
     assert outcomes == {"a": "promoted", "b": "failed", "c": "not started"}
+    # status.yml over the fleet: each cluster's rollout, then one line per cluster, read-only.
+    mark_a = fleet.by_host("a").audit.mark()
+    status = fleet.start(fleet.inventory(**PLAN), {"status_hosts": "fleet"}, playbook="status.yml").result()
+    assert status.rc == 0, status.summary()
+    lines = [t["msg"] for t in status.tasks if t["_task"] == "One line per cluster"]
+    assert len(lines) == 1, lines
+    assert [line.split(":")[0] for line in lines[0]] == ["a", "b", "c"], lines
+    assert lines[0][0].startswith("a: phase Succeeded, step ") and '"v2": 100' in lines[0][0], lines
+    assert lines[0][1].startswith("b: phase Failed, step 1 of 1,") and '"v1": 100' in lines[0][1], lines
+    assert lines[0][2] == "c: no rollout recorded", lines
+    assert fleet.by_host("a").audit.writes(mark_a, namespace=fleet.namespace) == []
 
 
 def test_rollback_all_returns_the_first_wave_too(fleet):

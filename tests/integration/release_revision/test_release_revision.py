@@ -2,8 +2,9 @@
 
 The shipped canary playbook, run as a user runs it, against the mesh simulator: the promoted
 revision again writes nothing and says when it was promoted; a new image during the canary
-restarts the analysis from the first step, with both revisions in the record's history; a release
-of DaemonSets promotes and its old version is deleted.
+restarts the analysis from the first step, with both revisions in the record's history; so does a
+change of the candidate's own ConfigMap alone, the stable one's untouched; a release of DaemonSets
+promotes and its old version is deleted.
 """
 
 import copy
@@ -77,6 +78,65 @@ def test_a_new_image_during_the_canary_restarts_it_from_the_first_step(release):
     promoted = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
     done = assert_succeeded(release, promoted)
     assert done["promoted_revision"] == record["revision"]
+
+
+def config_maps(k8s, namespace):
+    api = k8s.resources.get(api_version="v1", kind="ConfigMap")
+    return {c.metadata.name: dict(c.data or {}) for c in api.get(namespace=namespace).items
+            if c.metadata.name.endswith("-config")}
+
+
+def test_a_version_that_differs_only_in_its_config_is_a_revision_and_its_change_restarts_the_canary(release):
+    """Same image for both versions, each with a ConfigMap of its own (deploy_versions' config): the
+    candidate's revision is its configuration. A change of the candidate's configuration during the
+    canary (deploy_versions run again with it) restarts the analysis; the stable version's own
+    ConfigMap and workload are never touched."""
+    image = "ghcr.io/stefanprodan/podinfo:6.7.0"
+    configs = {"v1": {"app.yaml": "colour: blue\n"}, "v2": {"app.yaml": "colour: green\n"}}
+    plan = dict(release.vars(steps=[50], approval="before_promotion", approval_mode="split"), release_deploy=True,
+                release_images={"v1": image, "v2": image}, release_configs=configs)
+    first = run_playbook("canary.yml", plan)
+    assert first.rc == 0, first.summary()
+    before = read_record(release.namespace)
+    assert (before["phase"], before["step"]) == ("WaitingApproval", 1)
+    assert "podinfo-v2-config" in json.dumps(before["workload"]), before["workload"]
+    assert config_maps(release.k8s, release.namespace) == {"podinfo-v1-config": configs["v1"],
+                                                           "podinfo-v2-config": configs["v2"]}
+    deployments = release.k8s.resources.get(api_version="apps/v1", kind="Deployment")
+    v1 = deployments.get(name="podinfo-v1", namespace=release.namespace)
+    v2 = deployments.get(name="podinfo-v2", namespace=release.namespace)
+    assert v1.spec.template.spec.containers[0].image == v2.spec.template.spec.containers[0].image == image
+    mounts = v2.spec.template.spec.containers[0].volumeMounts
+    assert [(m.mountPath, m.readOnly) for m in mounts] == [("/etc/podinfo", True)]
+
+    # Only the candidate's configuration changes; the approval given with it was for the old revision.
+    changed = dict(configs, v2={"app.yaml": "colour: red\n"})
+    restarted = run_playbook("canary.yml", dict(plan, release_configs=changed, shift_traffic_approved=True))
+    assert restarted.rc == 0, restarted.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "WaitingApproval" and record["revision"] != before["revision"]
+    restart = [h for h in record["history"] if h["action"] == "restart"]
+    assert len(restart) == 1 and (restart[0]["revision_before"], restart[0]["revision"]) == (
+        before["revision"], record["revision"])
+    assert config_maps(release.k8s, release.namespace) == {"podinfo-v1-config": configs["v1"],
+                                                           "podinfo-v2-config": changed["v2"]}
+    # The stable version: its workload not written again (same resourceVersion), its ConfigMap its own.
+    assert deployments.get(name="podinfo-v1", namespace=release.namespace).metadata.resourceVersion == \
+        v1.metadata.resourceVersion
+
+    promoted = run_playbook("canary.yml", dict(plan, release_configs=changed, shift_traffic_approved=True))
+    done = assert_succeeded(release, promoted)
+    assert done["promoted_revision"] == record["revision"]
+
+
+def test_a_config_that_is_not_files_is_named_and_nothing_is_written(release, timed_audit):
+    mark = timed_audit.mark()
+    plan = dict(release.vars(steps=[50]), release_deploy=True, release_configs={"v2": {"bad key/": "x"}})
+    result = run_playbook("canary.yml", plan)
+    assert result.rc != 0
+    assert "deploy_versions_candidate.config" in (result.failure() or ""), result.summary()
+    assert "are not ConfigMap keys" in (result.failure() or "")
+    assert timed_audit.writes(mark, namespace=release.namespace) == []
 
 
 def daemonset_objects(namespace):
