@@ -168,7 +168,8 @@ class MeshSimulator(object):
     def wait_synced(self, k8s, namespace=None, timeout=10):
         """Wait until the simulator has every tutorial-relevant object the API server has in the namespace."""
         namespace = namespace or self.namespaces[0]
-        for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), (ISTIO_API, "Gateway"),
+        for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"), ("v1", "Service"),
+                                  (ISTIO_API, "Gateway"),
                                   (ISTIO_API, "DestinationRule"), (ISTIO_API, "VirtualService")):
             for item in k8s.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items:
                 seen = {"kind": kind, "metadata": {"namespace": namespace, "name": item.metadata.name,

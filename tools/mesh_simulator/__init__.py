@@ -3,7 +3,7 @@
 Envoy cannot run on the test bed's machines, so this process plays the part of the ingress
 gateway, the sidecars and the application pods at once:
 
-* it watches Gateways, VirtualServices, DestinationRules, Services and Deployments in the
+* it watches Gateways, VirtualServices, DestinationRules, Services, Deployments and DaemonSets in the
   namespaces it is given, through the API server (``cluster.py``);
 * it routes each request on its ingress port as the live VirtualService says: match, weights,
   mirror, fault, rewrite, timeout (``routing.py``, pure);

@@ -22,6 +22,7 @@ KINDS = {
     "DestinationRule": (ISTIO_GROUP, "destinationrules"),
     "Service": ("", "services"),
     "Deployment": ("apps", "deployments"),
+    "DaemonSet": ("apps", "daemonsets"),
 }
 WATCH_TIMEOUT_S = 50
 RETRY_S = 1.0
@@ -114,8 +115,8 @@ class Watcher(object):
         group, plural = KINDS[kind]
         if kind == "Service":
             return "/api/v1/namespaces/%s/services" % namespace
-        if kind == "Deployment":
-            return "/apis/apps/v1/namespaces/%s/deployments" % namespace
+        if group == "apps":
+            return "/apis/apps/v1/namespaces/%s/%s" % (namespace, plural)
         return "/apis/%s/%s/namespaces/%s/%s" % (group, self._istio_version, namespace, plural)
 
     def _request(self, path, query, timeout):

@@ -275,7 +275,9 @@ class RouteTable(object):
             self.services[(_meta(svc).get("name"), _meta(svc).get("namespace"))] = svc
         self._by_host = {}
         self.endpoints = {}
-        for dep in snapshot.get("Deployment", ()):
+        # A DaemonSet serves like a Deployment of one replica: its share among the workloads a subset
+        # selects is what matters here, not its number of nodes.
+        for dep in list(snapshot.get("Deployment", ())) + list(snapshot.get("DaemonSet", ())):
             ep = _endpoint_of(dep)
             self.endpoints.setdefault(ep.namespace, []).append(ep)
 

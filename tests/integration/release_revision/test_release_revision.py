@@ -4,7 +4,8 @@ The shipped canary playbook, run as a user runs it, against the mesh simulator: 
 revision again writes nothing and says when it was promoted; a new image during the canary
 restarts the analysis from the first step, with both revisions in the record's history; so does a
 change of the candidate's own ConfigMap alone, the stable one's untouched; a release of DaemonSets
-promotes and its old version is deleted.
+promotes and its old version is deleted, and a failing DaemonSet candidate is rolled back by its
+metrics gate (the mesh simulator serves DaemonSets as it serves Deployments).
 """
 
 import copy
@@ -12,7 +13,7 @@ import json
 
 import pytest
 
-from support.mesh import TUTORIAL_APP
+from support.mesh import ERROR_RATE_ANNOTATION, TUTORIAL_APP
 from support.mesh import apply_objects
 from support.release import primary_weights, read_record, release_objects, release_vars, run_playbook, wait_record
 
@@ -151,19 +152,42 @@ def daemonset_objects(namespace):
     return out
 
 
-def test_a_daemonset_release_promotes_and_deletes_the_old_version(k8s, namespace, prometheus_url):
+def daemonsets_of(k8s, namespace):
+    return sorted(d.metadata.name for d in k8s.resources.get(api_version="apps/v1", kind="DaemonSet").get(
+        namespace=namespace).items)
+
+
+def test_a_daemonset_release_promotes_and_deletes_the_old_version(k8s, namespace, prometheus_url, mesh_simulator):
     apply_objects(k8s, daemonset_objects(namespace))
-    # The simulator serves Deployments only, so this release's gates are the record and istioctl
-    # analyze: no metrics (explicitly allowed), no load.
-    plan = release_vars(namespace, prometheus_url, None, steps=[50], metrics=[], allow_no_metrics=True,
-                        workload_kind="DaemonSet")
+    mesh_simulator.wait_synced(k8s, namespace)
+    mesh_simulator.wait_scraped(prometheus_url)
+    # The simulator serves DaemonSets as it serves Deployments: the gates are the usual metrics, with load.
+    plan = release_vars(namespace, prometheus_url, mesh_simulator, steps=[50], workload_kind="DaemonSet")
     result = run_playbook("canary.yml", plan)
     assert result.rc == 0, result.summary()
     record = wait_record(namespace, lambda r: r["phase"] == "Succeeded", timeout=10)
     assert record["workload"]["kind"] == "DaemonSet" and record["promoted_revision"] == record["revision"]
+    passed = [d for d in record["decisions"] if d.get("verdict") == "pass" and "request-success-rate" in json.dumps(d)]
+    assert passed, record["decisions"]
     assert primary_weights(namespace) == {"v2": 100}
-    daemonsets = k8s.resources.get(api_version="apps/v1", kind="DaemonSet")
-    assert [d.metadata.name for d in daemonsets.get(namespace=namespace).items] == ["podinfo-v2"]
+    assert daemonsets_of(k8s, namespace) == ["podinfo-v2"]
 
 
-pytestmark = pytest.mark.testbed
+def test_a_failing_daemonset_candidate_is_rolled_back_and_both_versions_stay(k8s, namespace, prometheus_url,
+                                                                             mesh_simulator):
+    objects = daemonset_objects(namespace)
+    candidate = next(o for o in objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "podinfo-v2")
+    candidate["metadata"].setdefault("annotations", {})[ERROR_RATE_ANNOTATION] = "0.5"
+    apply_objects(k8s, objects)
+    mesh_simulator.wait_synced(k8s, namespace)
+    mesh_simulator.wait_scraped(prometheus_url)
+    plan = release_vars(namespace, prometheus_url, mesh_simulator, steps=[50], workload_kind="DaemonSet")
+    result = run_playbook("canary.yml", plan)
+    assert result.rc != 0
+    assert "request-success-rate" in (result.failure() or ""), result.summary()
+    record = wait_record(namespace, lambda r: r["phase"] == "Failed", timeout=10)
+    assert record["workload"]["kind"] == "DaemonSet"
+    weights = primary_weights(namespace)
+    assert weights.get("v1") == 100 and sum(weights.values()) == 100, weights
+    # A rollback deletes nothing: the candidate stays for a look, the stable version serves.
+    assert daemonsets_of(k8s, namespace) == ["podinfo-v1", "podinfo-v2"]

@@ -228,3 +228,13 @@ def test_exposition_has_istio_labels_and_buckets():
     assert len([ln for ln in text.splitlines() if "_bucket{" in ln]) == len(BUCKETS) + 1
     assert 'le="5"} 1' in text and 'le="1000"} 2' in text and 'le="+Inf"} 2' in text
     assert "istio_request_duration_milliseconds_sum{" in text and "_count{" in text
+
+
+def test_a_daemonset_version_is_an_endpoint_like_a_deployment():
+    objs = tutorial_objects(NS, {"v1": 0, "v2": 100})
+    for obj in objs:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"].endswith("-v2"):
+            obj["kind"] = "DaemonSet"
+            obj["spec"].pop("replicas", None)
+    d = route(routing.RouteTable(snapshot(objs), (NS,)))
+    assert d.kind == "route" and d.target.endpoint.workload.endswith("-v2") and d.target.endpoint.replicas == 1
