@@ -26,6 +26,18 @@ def assert_succeeded(release, result):
     return record
 
 
+def assert_restarted(release, result, before):
+    """The run restarted the rollout waiting for approval: a new revision, one restart in the history
+    from the revision `before` had. Returns the record and its restart entry."""
+    assert result.rc == 0, result.summary()
+    record = read_record(release.namespace)
+    assert record["phase"] == "WaitingApproval" and record["revision"] != before["revision"]
+    restart = [h for h in record["history"] if h["action"] == "restart"]
+    assert len(restart) == 1 and (restart[0]["revision_before"], restart[0]["revision"]) == (
+        before["revision"], record["revision"])
+    return record, restart[0]
+
+
 def task_messages(result):
     return json.dumps(result.tasks)
 
@@ -61,18 +73,13 @@ def test_a_new_image_during_the_canary_restarts_it_from_the_first_step(release):
     # A fix lands on the candidate while it waits: the approval given next was for the old revision.
     set_candidate_image(release.k8s, release.namespace, "ghcr.io/stefanprodan/podinfo:6.7.2")
     restarted = run_playbook("canary.yml", dict(plan, shift_traffic_approved=True))
-    assert restarted.rc == 0, restarted.summary()
-    record = read_record(release.namespace)
-    assert record["phase"] == "WaitingApproval" and record["revision"] != before["revision"]
-    restart = [h for h in record["history"] if h["action"] == "restart"]
-    assert len(restart) == 1 and (restart[0]["revision_before"], restart[0]["revision"]) == (
-        before["revision"], record["revision"])
+    record, restart = assert_restarted(release, restarted, before)
     assert "revision changed from %s to %s" % (before["revision"], record["revision"]) in task_messages(restarted)
     # From the first step again: back to stable, then step 1 with its gate, then the approval point.
     actions = [h["action"] for h in record["history"]]
     assert actions[actions.index("restart"):] == ["restart", "step", "wait_approval"], actions
     assert record["failed_checks"] == 0
-    after_restart = [d for d in record["decisions"] if d["time"] >= restart[0]["time"]]
+    after_restart = [d for d in record["decisions"] if d["time"] >= restart["time"]]
     assert [d["verdict"] for d in after_restart if d.get("verdict")] and \
         all(d["verdict"] == "pass" for d in after_restart if d.get("verdict"))
 
@@ -113,12 +120,7 @@ def test_a_version_that_differs_only_in_its_config_is_a_revision_and_its_change_
     # Only the candidate's configuration changes; the approval given with it was for the old revision.
     changed = dict(configs, v2={"app.yaml": "colour: red\n"})
     restarted = run_playbook("canary.yml", dict(plan, release_configs=changed, shift_traffic_approved=True))
-    assert restarted.rc == 0, restarted.summary()
-    record = read_record(release.namespace)
-    assert record["phase"] == "WaitingApproval" and record["revision"] != before["revision"]
-    restart = [h for h in record["history"] if h["action"] == "restart"]
-    assert len(restart) == 1 and (restart[0]["revision_before"], restart[0]["revision"]) == (
-        before["revision"], record["revision"])
+    record, dummy = assert_restarted(release, restarted, before)
     assert config_maps(release.k8s, release.namespace) == {"podinfo-v1-config": configs["v1"],
                                                            "podinfo-v2-config": changed["v2"]}
     # The stable version: its workload not written again (same resourceVersion), its ConfigMap its own.
