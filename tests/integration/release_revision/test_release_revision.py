@@ -193,3 +193,6 @@ def test_a_failing_daemonset_candidate_is_rolled_back_and_both_versions_stay(k8s
     assert weights.get("v1") == 100 and sum(weights.values()) == 100, weights
     # A rollback deletes nothing: the candidate stays for a look, the stable version serves.
     assert daemonsets_of(k8s, namespace) == ["podinfo-v1", "podinfo-v2"]
+
+
+pytestmark = pytest.mark.testbed
