@@ -301,6 +301,21 @@ def api_requests(audit, mark, user, start, end):
 
 # ---------------------------------------------------------------- the two sides
 
+def rollback_requests(audit, mark, user, verdict, stable_seen):
+    """api_requests from the failing verdict up to the write that put the VirtualService at 100 % stable.
+
+    The watch sees that version a little after the API server stored it, and a write that follows at
+    once (our record's phase, Flagger's status) can complete in between: the window ends at the last
+    VirtualService write completed before the watch saw the stable version, the one that made it."""
+    end = stable_seen
+    vs_writes = [ev.time for ev in audit.timed_events(mark, user=user)
+                 if ev.verb in WRITE_VERBS and ev.resource == "virtualservices" and ev.time is not None
+                 and verdict <= ev.time <= stable_seen]
+    if vs_writes:
+        end = max(vs_writes)
+    return api_requests(audit, mark, user, verdict, end)
+
+
 def flagger_objects(namespace, plan):
     step_weight, max_weight, interval = plan
     labels = {"app": APP}
@@ -483,7 +498,7 @@ class Bench(object):
             stable, dummy = self.flagger_vs.wait(verdict, lambda o: canary_weight(o) == 0, 5,
                                                  "the primary at 100 % after the verdict")
             out.update(verdict_to_stable_s=stable - verdict,
-                       rollback_writes=api_requests(self.audit, mark, self.flagger_user, verdict, stable))
+                       rollback_writes=rollback_requests(self.audit, mark, self.flagger_user, verdict, stable))
         return out
 
     def run_ours(self, index, failing):
@@ -529,7 +544,7 @@ class Bench(object):
                 stable, dummy = self.ours_vs.wait(verdict, lambda o: weights_of(route_named(o, "primary")).get("v2", 0)
                                                   == 0, 5, "100 % on v1 after the verdict")
                 out.update(verdict_to_stable_s=stable - verdict,
-                           rollback_writes=api_requests(self.audit, mark, self.ours_user, verdict, stable))
+                           rollback_writes=rollback_requests(self.audit, mark, self.ours_user, verdict, stable))
         return out
 
     def run(self):

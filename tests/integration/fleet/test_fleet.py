@@ -97,8 +97,11 @@ def test_a_failure_in_the_second_wave_stops_the_fleet_there(fleet):
     lines = [t["msg"] for t in status.tasks if t["_task"] == "One line per cluster"]
     assert len(lines) == 1, lines
     assert [line.split(":")[0] for line in lines[0]] == ["a", "b", "c"], lines
-    assert lines[0][0].startswith("a: phase Succeeded, step ") and '"v2": 100' in lines[0][0], lines
-    assert lines[0][1].startswith("b: phase Failed, step 1 of 1,") and '"v1": 100' in lines[0][1], lines
+    # The weights as rollout_info gives them: per VirtualService, by role (promoted: the candidate has all).
+    assert lines[0][0].startswith("a: phase Succeeded, step 1 of 1, stable v2, candidate v2, weights ") and \
+        '"candidate": 100' in lines[0][0], lines
+    assert lines[0][1].startswith("b: phase Failed, step 1 of 1, stable v1, candidate v2, weights ") and \
+        '"stable": 100' in lines[0][1], lines
     assert lines[0][2] == "c: no rollout recorded", lines
     assert fleet.by_host("a").audit.writes(mark_a, namespace=fleet.namespace) == []
 

@@ -124,8 +124,12 @@ def test_inventory_and_extra_vars_win_over_the_defaults(tmp_path):
     assert v["deploy_versions_hosts"] == ["app.example.com", "shop"]
     assert v["deploy_versions_gateway"] == {}
     # Without a domain name among the hosts, the Gateway serves every host.
-    short = _variables(tmp_path, extra={"release_hosts": ["shop"]})
+    short = _variables(tmp_path, extra={"release_hosts": ["shop"], "release_configs": {"v2": {"app.yaml": "a: 1\n"}}})
     assert short["deploy_versions_gateway"] == {"name": "public-gateway", "hosts": ["*"]}
+    # release_configs gives a version its own ConfigMap's files; one it does not name has none.
+    assert short["deploy_versions_candidate"] == {"version": "v2", "image": "ghcr.io/stefanprodan/podinfo:6.7.1",
+                                                  "config": {"app.yaml": "a: 1\n"}}
+    assert "config" not in short["deploy_versions_stable"]
     # The load goes through the ingress gateway with the VirtualService's first host.
     assert v["shift_traffic_load"] == {"url": "http://127.0.0.1:31380", "host": "app.example.com", "qps": 10,
                                        "concurrency": 2, "headers": {}}
